@@ -1,0 +1,1 @@
+"""Calorimeter showers: geometry, CaloChallenge files, features, simulation, models, evaluation."""

@@ -1,0 +1,1 @@
+"""Geant4 reference simulation (optional extra ``physgen[geant4]``)."""

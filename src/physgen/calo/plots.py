@@ -1,0 +1,98 @@
+"""Shower plots: average shower per layer in (r, alpha) and energy histograms, as PNG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from physgen.calo.features import ShowerFeatures  # noqa: E402
+from physgen.calo.geometry import Geometry  # noqa: E402
+
+
+def plot_average_layers(geometry: Geometry, mean_shower_mev: np.ndarray, path: Path,
+                        title: str = "average shower") -> Path:
+    """Polar images of the mean energy per voxel for every active layer (log colour scale)."""
+    images = geometry.layer_images(mean_shower_mev)
+    n_cols = min(9, len(images))
+    n_rows = int(np.ceil(len(images) / n_cols))
+    fig = plt.figure(figsize=(2.0 * n_cols, 2.1 * n_rows + 0.6))
+    positive = mean_shower_mev[mean_shower_mev > 0]
+    vmax = float(positive.max()) if positive.size else 1.0
+    vmin = max(float(positive.min()) if positive.size else 1e-3, vmax * 1e-6)
+    norm = matplotlib.colors.LogNorm(vmin=vmin, vmax=vmax)
+    mesh = None
+    for index, (image, layer) in enumerate(zip(images, geometry.active_layers, strict=True)):
+        ax = fig.add_subplot(n_rows, n_cols, index + 1, projection="polar")
+        alpha_edges = np.linspace(-np.pi, np.pi, layer.n_alpha + 1)
+        r_edges = np.asarray(layer.r_edges_mm)
+        masked = np.ma.masked_less_equal(image, 0)
+        mesh = ax.pcolormesh(alpha_edges, r_edges, masked.T, norm=norm, cmap="viridis")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(f"layer {layer.layer_id}", fontsize=8)
+    if mesh is not None:
+        fig.colorbar(mesh, ax=fig.axes, shrink=0.6, label="mean energy per voxel [MeV]")
+    fig.suptitle(f"{title} ({geometry.name})")
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def plot_energy_histograms(geometry: Geometry, features: ShowerFeatures, out_dir: Path) -> list[Path]:
+    """E_tot/E_inc and per-layer energy histograms."""
+    paths = []
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ax.hist(features.e_tot / features.incident_energy, bins=np.linspace(0.5, 1.5, 101), histtype="step")
+    ax.set_xlabel(r"$E_\mathrm{tot} / E_\mathrm{inc}$")
+    ax.set_ylabel("showers")
+    fig.tight_layout()
+    paths.append(out_dir / "etot_over_einc.png")
+    fig.savefig(paths[-1], dpi=90)
+    plt.close(fig)
+
+    n_layers = geometry.n_layers
+    n_cols = min(9, n_layers)
+    n_rows = int(np.ceil(n_layers / n_cols))
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(2.2 * n_cols, 1.9 * n_rows), squeeze=False)
+    low = geometry.threshold_mev
+    high = max(float(features.e_layer.max()), low * 10)
+    bins = np.logspace(np.log10(low), np.log10(high), 41)
+    for index, layer in enumerate(geometry.active_layers):
+        ax = axes.flat[index]
+        ax.hist(features.e_layer[:, index], bins=bins, histtype="step")
+        ax.set_xscale("log")
+        ax.set_title(f"layer {layer.layer_id}", fontsize=8)
+        ax.tick_params(labelsize=6)
+    for ax in list(axes.flat)[n_layers:]:
+        ax.axis("off")
+    fig.supxlabel("layer energy [MeV]")
+    fig.tight_layout()
+    paths.append(out_dir / "layer_energies.png")
+    fig.savefig(paths[-1], dpi=90)
+    plt.close(fig)
+    return paths
+
+
+def plot_file(path, out_dir, geometry: Geometry | None = None) -> list[Path]:
+    """Average shower per layer and energy histograms of a CaloChallenge file."""
+    from physgen.calo.features import apply_threshold, compute_features
+    from physgen.calo.io import iter_showers, open_shower_file
+
+    info = open_shower_file(path, geometry)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    shower_sum = np.zeros(info.n_voxels, dtype=np.float64)
+    parts = []
+    for energies, showers in iter_showers(path, geometry=info.geometry):
+        showers = apply_threshold(showers, info.geometry.threshold_mev)
+        shower_sum += showers.sum(axis=0, dtype=np.float64)
+        parts.append(compute_features(info.geometry, energies, showers, threshold=False))
+    features = ShowerFeatures.concatenate(parts)
+    average = plot_average_layers(info.geometry, shower_sum / info.n_events,
+                                  out_dir / "average_shower.png", title=info.path.name)
+    return [average, *plot_energy_histograms(info.geometry, features, out_dir)]

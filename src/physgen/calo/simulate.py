@@ -1,0 +1,220 @@
+"""Reference showers from Geant4 in the CaloChallenge format (``physgen calo simulate``).
+
+Events are simulated in chunks by worker processes (Geant4's multi-threaded run managers
+deadlock under Python) and appended in order to ``OUT.partial``; the file is renamed to
+OUT when the requested count is reached. A killed run keeps every finished chunk, and
+``resume=True`` continues it. Each event is seeded from (seed, event index), so the output
+is bit-identical for any number of jobs.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from physgen import __version__
+from physgen.calo.geometry import get_geometry
+from physgen.calo.io import ShowerWriter, open_shower_file
+from physgen.core.errors import PhysgenInputError
+
+SPECTRA = ("log-uniform", "uniform")
+PARTICLES = ("e-", "e+", "gamma")
+
+
+@dataclass(frozen=True)
+class SimulationConfig:
+    geometry: str = "ds2"
+    particle: str = "e-"
+    energy_gev: str = "1:100"  # one value, a comma list, or LOW:HIGH with a spectrum
+    spectrum: str = "log-uniform"
+    n_events: int = 1000
+    seed: int = 1
+    sampling_fraction: float = 0.033
+    physics: str = "auto"  # "auto", "data-free-em" or a Geant4 reference list name
+    cut_mm: float = 0.7
+    chunk_size: int = 50
+
+    def validate(self) -> None:
+        if self.geometry not in ("ds2", "ds3"):
+            raise PhysgenInputError(
+                f"geometry '{self.geometry}' cannot be simulated: the Geant4 detector is the "
+                "Par04 calorimeter of datasets 2 and 3 (use ds2 or ds3)")
+        if self.particle not in PARTICLES:
+            raise PhysgenInputError(f"particle '{self.particle}': use one of {', '.join(PARTICLES)}")
+        if self.spectrum not in SPECTRA:
+            raise PhysgenInputError(f"spectrum '{self.spectrum}': use one of {', '.join(SPECTRA)}")
+        if self.n_events < 1:
+            raise PhysgenInputError("--n must be at least 1")
+        if not 0 < self.sampling_fraction <= 1:
+            raise PhysgenInputError("the sampling fraction must be in (0, 1]")
+        incident_energies_mev(self.energy_gev, self.spectrum, 1, self.seed)
+
+
+def incident_energies_mev(spec: str, spectrum: str, n_events: int, seed: int) -> np.ndarray:
+    """Incident energies in MeV from a GeV spec: '10', '1,10,50' (cycled) or '1:100'.
+
+    Ranges are sampled from their own stream, so the first k energies of n >= k events
+    are the same for any n (a resumed or extended run continues the same sequence).
+    """
+    text = str(spec).strip()
+    try:
+        if ":" in text:
+            low, high = (float(v) for v in text.split(":"))
+            if not 0 < low < high:
+                raise ValueError
+            u = np.random.default_rng(np.random.SeedSequence([seed, 0x5EED])).random(n_events)
+            if spectrum == "log-uniform":
+                values = np.exp(np.log(low) + u * (np.log(high) - np.log(low)))
+            else:
+                values = low + u * (high - low)
+        else:
+            listed = np.array([float(v) for v in text.split(",")])
+            if np.any(listed <= 0):
+                raise ValueError
+            values = listed[np.arange(n_events) % len(listed)]
+    except ValueError:
+        raise PhysgenInputError(
+            f"energy '{spec}': give GeV as one positive value (10), a list (1,10,50) or a "
+            "range LOW:HIGH with 0 < LOW < HIGH (1:100)") from None
+    return (values * 1e3).astype(np.float64)
+
+
+# --- worker side -------------------------------------------------------------------------
+_WORKER: dict = {}
+
+
+def _silence_geant4(log_path: str | None) -> None:
+    """Send this worker's Geant4 banner and messages to a log file (or nowhere)."""
+    import sys
+
+    target = os.open(log_path or os.devnull, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(target, 1)
+    os.dup2(target, 2)
+    sys.stdout = sys.stderr = open(target, "w", buffering=1, closefd=False)
+
+
+def _init_worker(config: SimulationConfig, log_path: str | None = None) -> None:
+    from physgen.calo.geant4.detector import HitBinner, Par04Layout, build_par04
+    from physgen.calo.geant4.engine import Geant4Engine
+
+    _silence_geant4(log_path)
+    layout = Par04Layout()
+    hits: list = []
+    showers: list = []
+    binner = HitBinner(get_geometry(config.geometry), layout.n_layers)
+
+    def on_event():
+        showers.append(binner.bin(np.asarray(hits, dtype=np.float64).reshape(-1, 4)))
+        hits.clear()
+
+    engine = Geant4Engine(build_par04(layout, hits), config.particle,
+                          position_mm=(0.0, 0.0, 0.0), direction=(1.0, 0.0, 0.0),
+                          physics=config.physics, cut_mm=config.cut_mm, on_event=on_event)
+    _WORKER.update(engine=engine, showers=showers, config=config)
+
+
+def _simulate_chunk(task: tuple[int, np.ndarray]) -> tuple[int, np.ndarray, float]:
+    from physgen.calo.geant4.engine import event_seeds
+
+    start, energies_mev = task
+    config: SimulationConfig = _WORKER["config"]
+    showers: list = _WORKER["showers"]
+    showers.clear()
+    cpu_start = time.process_time()
+    seeds = [event_seeds(config.seed, start + i) for i in range(len(energies_mev))]
+    _WORKER["engine"].shoot(energies_mev, seeds)
+    cpu_seconds = time.process_time() - cpu_start
+    scaled = np.stack(showers) / config.sampling_fraction
+    return start, scaled.astype(np.float32), cpu_seconds
+
+
+def _worker_physics_info(_) -> tuple[str, str]:
+    from physgen.calo.geant4.em_physics import PHYSICS_LIST_NAME
+    from physgen.calo.geant4.runtime import geant4_version
+
+    name = _WORKER["engine"].physics_name
+    return (PHYSICS_LIST_NAME if name == "data-free-em" else name), geant4_version()
+
+
+# --- driver side -------------------------------------------------------------------------
+def _file_attrs(config: SimulationConfig, physics_list: str, g4_version: str, command_line: str):
+    attrs = {f"sim_{k}": v for k, v in asdict(config).items()}
+    attrs.update(
+        generator="physgen calo simulate (Geant4)",
+        physics_list=physics_list,
+        geant4_version=g4_version,
+        geometry=config.geometry,
+        physgen_version=__version__,
+        command_line=command_line,
+        energy_unit="MeV",
+        voxel_energy_convention=f"silicon energy / {config.sampling_fraction}",
+    )
+    return attrs
+
+
+def _check_resumable(partial: Path, config: SimulationConfig) -> None:
+    attrs = open_shower_file(partial).attrs
+    for key, value in asdict(config).items():
+        if key in ("n_events", "chunk_size"):
+            continue
+        stored = attrs.get(f"sim_{key}")
+        if stored is not None and stored != value:
+            raise PhysgenInputError(
+                f"{partial}: cannot resume, it was simulated with {key}={stored!r}, not {value!r}; "
+                "use the same settings or another --out")
+
+
+def simulate(config: SimulationConfig, out: str | os.PathLike, jobs: int = 1, resume: bool = False,
+             command_line: str = "", progress: bool = True, log=print) -> dict:
+    """Simulate ``config.n_events`` showers into ``out``; returns timing figures."""
+    config.validate()
+    out = Path(out)
+    partial = out.with_name(out.name + ".partial")
+    if out.exists() and not resume:
+        raise PhysgenInputError(f"{out} exists; remove it, choose another --out or pass --resume")
+    if out.exists() and resume:
+        done = open_shower_file(out).n_events
+        if done >= config.n_events:
+            log(f"{out} already holds {done} showers (>= {config.n_events} requested)")
+            return {"n_simulated": 0, "wall_s": 0.0, "cpu_s": 0.0}
+        _check_resumable(out, config)
+        os.replace(out, partial)
+    if partial.exists() and not resume:
+        partial.unlink()
+    if partial.exists():
+        _check_resumable(partial, config)
+
+    geometry = get_geometry(config.geometry)
+    energies = incident_energies_mev(config.energy_gev, config.spectrum, config.n_events, config.seed)
+    context = multiprocessing.get_context("spawn")
+    wall_start = time.perf_counter()
+    cpu_total = 0.0
+    log_path = str(out.with_name(out.name + ".geant4.log"))
+    with context.Pool(jobs, initializer=_init_worker, initargs=(config, log_path)) as pool:
+        physics_list, g4_version = pool.map(_worker_physics_info, [0])[0]
+        if "data-free" in physics_list:
+            log("Geant4 data sets not found: using the data-free EM physics list "
+                "(recorded in the file attributes)")
+        attrs = _file_attrs(config, physics_list, g4_version, command_line)
+        with ShowerWriter(partial, geometry.n_voxels, attrs, atomic=False, resume=resume) as writer:
+            first = writer.n_events
+            if first:
+                log(f"resuming {partial}: {first} of {config.n_events} showers already done")
+            tasks = [(start, energies[start:min(start + config.chunk_size, config.n_events)])
+                     for start in range(first, config.n_events, config.chunk_size)]
+            with tqdm(total=config.n_events, initial=first, unit="shower", disable=not progress,
+                      desc=f"Geant4 {config.particle} {config.geometry}", smoothing=0.1) as bar:
+                for start, showers, cpu_seconds in pool.imap(_simulate_chunk, tasks):
+                    writer.append(energies[start:start + len(showers)], showers)
+                    cpu_total += cpu_seconds
+                    bar.update(len(showers))
+            n_simulated = writer.n_events - first
+    os.replace(partial, out)
+    return {"n_simulated": n_simulated, "wall_s": time.perf_counter() - wall_start,
+            "cpu_s": cpu_total, "physics_list": physics_list, "geant4_version": g4_version}

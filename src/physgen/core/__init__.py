@@ -1,0 +1,1 @@
+"""Domain-free plumbing: errors, atomic writes, devices, seeding, training loop."""
