@@ -42,7 +42,9 @@ def test_inspect_json(small_ds2_file):
     summary = json.loads(result.output)
     assert summary["n_events"] == 4 and summary["geometry"] == "ds2"
     assert summary["e_inc_min_mev"] == 1e3 and summary["e_inc_max_mev"] == 8e3
-    assert summary["mean_etot_over_einc"] == pytest.approx(np.mean(showers.sum(1) / energies), rel=1e-5)
+    assert summary["mean_etot_over_einc"] == pytest.approx(
+        np.mean(showers.sum(1) / energies), rel=1e-5
+    )
     # 10 of 144 voxels of layer 0 are filled, the other 44 layers are empty
     assert summary["mean_sparsity"] == pytest.approx(1 - 10 / 144 / 45, rel=1e-6)
 
@@ -50,8 +52,11 @@ def test_inspect_json(small_ds2_file):
 def test_bad_input_exits_nonzero_without_traceback(tmp_path):
     bad = tmp_path / "bad.h5"
     bad.write_bytes(b"\x00" * 100)
-    run = subprocess.run([sys.executable, "-m", "physgen.cli", "calo", "inspect", str(bad)],
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        [sys.executable, "-m", "physgen.cli", "calo", "inspect", str(bad)],
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode != 0
     assert "Traceback" not in run.stderr
     assert str(bad) in run.stderr and "not an HDF5 file" in run.stderr

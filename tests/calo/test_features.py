@@ -59,10 +59,10 @@ def test_totals_add_up_and_threshold_applies():
 def test_chunked_equals_whole_and_float32():
     geometry = get_geometry("ds1-pions")
     rng = np.random.default_rng(3)
-    showers = (rng.exponential(20, (31, geometry.n_voxels)) * (rng.random((31, 533)) < 0.2))
+    showers = rng.exponential(20, (31, geometry.n_voxels)) * (rng.random((31, 533)) < 0.2)
     energies = rng.uniform(1e3, 1e5, 31)
     whole = compute_features(geometry, energies, showers)
-    chunks = [(energies[i:i + 8], showers[i:i + 8]) for i in range(0, 31, 8)]
+    chunks = [(energies[i : i + 8], showers[i : i + 8]) for i in range(0, 31, 8)]
     streamed = features_from_chunks(geometry, chunks)
     for key, value in whole.as_dict().items():
         assert value.dtype == np.float32

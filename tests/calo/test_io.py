@@ -16,7 +16,7 @@ from physgen.calo.io import (
 def random_showers(n=50, n_voxels=368, seed=0):
     rng = np.random.default_rng(seed)
     energies = rng.uniform(1e3, 1e5, n).astype(np.float32)
-    showers = (rng.exponential(10.0, (n, n_voxels)) * (rng.random((n, n_voxels)) < 0.3))
+    showers = rng.exponential(10.0, (n, n_voxels)) * (rng.random((n, n_voxels)) < 0.3)
     return energies, showers.astype(np.float32)
 
 

@@ -12,8 +12,11 @@ from physgen.core.cli_errors import friendly_errors
 
 def _geometry_option(function):
     return click.option(
-        "--geometry", default=None, metavar="NAME|XML",
-        help="ds1-photons, ds1-pions, ds2, ds3 or a binning XML file (default: from the voxel count).",
+        "--geometry",
+        default=None,
+        metavar="NAME|XML",
+        help="ds1-photons, ds1-pions, ds2, ds3 or a binning XML file "
+        "(default: from the voxel count).",
     )(function)
 
 
@@ -44,8 +47,10 @@ def inspect(file, geometry, as_json):
     click.echo(f"file                 {summary['path']}")
     click.echo(f"events               {summary['n_events']}")
     click.echo(f"geometry             {summary['geometry']} ({summary['n_voxels']} voxels)")
-    click.echo(f"incident energy      {summary['e_inc_min_mev'] / 1e3:.4g} - "
-               f"{summary['e_inc_max_mev'] / 1e3:.4g} GeV")
+    click.echo(
+        f"incident energy      {summary['e_inc_min_mev'] / 1e3:.4g} - "
+        f"{summary['e_inc_max_mev'] / 1e3:.4g} GeV"
+    )
     click.echo(f"mean E_tot/E_inc     {summary['mean_etot_over_einc']:.4f}")
     click.echo(f"mean sparsity        {summary['mean_sparsity']:.4f}")
     for key, value in summary["attrs"].items():
@@ -54,8 +59,13 @@ def inspect(file, geometry, as_json):
 
 @calo.command()
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
-              help="Directory for the PNG files (created if missing).")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Directory for the PNG files (created if missing).",
+)
 @_geometry_option
 @friendly_errors
 def plot(file, out_dir, geometry):
@@ -67,30 +77,78 @@ def plot(file, out_dir, geometry):
 
 
 @calo.command()
-@click.option("--geometry", default="ds2", show_default=True, type=click.Choice(["ds2", "ds3"]),
-              help="Par04 readout geometry of CaloChallenge dataset 2 or 3.")
-@click.option("--particle", default="e-", show_default=True, type=click.Choice(["e-", "e+", "gamma"]))
-@click.option("--energy", default="1:100", show_default=True,
-              help="Incident energy in GeV: one value (10), a list (1,10,50) or a range (1:100).")
-@click.option("--spectrum", default="log-uniform", show_default=True,
-              type=click.Choice(["log-uniform", "uniform"]), help="Spectrum of a range of energies.")
-@click.option("--n", "n_events", default=1000, show_default=True, type=int, help="Number of showers.")
+@click.option(
+    "--geometry",
+    default="ds2",
+    show_default=True,
+    type=click.Choice(["ds2", "ds3"]),
+    help="Par04 readout geometry of CaloChallenge dataset 2 or 3.",
+)
+@click.option(
+    "--particle", default="e-", show_default=True, type=click.Choice(["e-", "e+", "gamma"])
+)
+@click.option(
+    "--energy",
+    default="1:100",
+    show_default=True,
+    help="Incident energy in GeV: one value (10), a list (1,10,50) or a range (1:100).",
+)
+@click.option(
+    "--spectrum",
+    default="log-uniform",
+    show_default=True,
+    type=click.Choice(["log-uniform", "uniform"]),
+    help="Spectrum of a range of energies.",
+)
+@click.option(
+    "--n", "n_events", default=1000, show_default=True, type=int, help="Number of showers."
+)
 @click.option("--seed", default=1, show_default=True, type=int, help="Random seed of the sample.")
 @click.option("--jobs", default=1, show_default=True, type=int, help="Worker processes.")
 @click.option("--out", type=click.Path(path_type=Path), help="Output CaloChallenge HDF5 file.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted or shorter run of --out.")
-@click.option("--preset", default=None,
-              help="Simulate a named standard sample into the cache instead (demo, ds2-e-1-100GeV).")
-@click.option("--sampling-fraction", default=0.033, show_default=True, type=float,
-              help="Voxel energy = silicon energy / sampling fraction.")
-@click.option("--physics", default="auto", show_default=True,
-              help="auto (standard list when Geant4 data are installed, else data-free EM), "
-                   "data-free-em, or a Geant4 reference list such as FTFP_BERT.")
-@click.option("--chunk-size", default=50, show_default=True, type=int,
-              help="Showers per chunk (the unit of parallel work and of what a kill keeps).")
+@click.option(
+    "--preset",
+    default=None,
+    help="Simulate a named standard sample into the cache instead (demo, ds2-e-1-100GeV).",
+)
+@click.option(
+    "--sampling-fraction",
+    default=0.033,
+    show_default=True,
+    type=float,
+    help="Voxel energy = silicon energy / sampling fraction.",
+)
+@click.option(
+    "--physics",
+    default="auto",
+    show_default=True,
+    help="auto (standard list when Geant4 data are installed, else data-free EM), "
+    "data-free-em, or a Geant4 reference list such as FTFP_BERT.",
+)
+@click.option(
+    "--chunk-size",
+    default=50,
+    show_default=True,
+    type=int,
+    help="Showers per chunk (the unit of parallel work and of what a kill keeps).",
+)
 @friendly_errors
-def simulate(geometry, particle, energy, spectrum, n_events, seed, jobs, out, resume, preset,
-             sampling_fraction, physics, chunk_size):
+def simulate(
+    geometry,
+    particle,
+    energy,
+    spectrum,
+    n_events,
+    seed,
+    jobs,
+    out,
+    resume,
+    preset,
+    sampling_fraction,
+    physics,
+    chunk_size,
+):
     """Simulate reference showers with Geant4 (the Par04 calorimeter) into a CaloChallenge file."""
     import shlex
     import sys
@@ -111,26 +169,47 @@ def simulate(geometry, particle, energy, spectrum, n_events, seed, jobs, out, re
             path = chosen.path(name)
             path.parent.mkdir(parents=True, exist_ok=True)
             config = SimulationConfig(**{**config.__dict__, "chunk_size": chunk_size})
-            result = run_simulation(config, path, jobs=jobs, resume=True, command_line=command_line,
-                                    log=lambda m: click.echo(m, err=True))
+            result = run_simulation(
+                config,
+                path,
+                jobs=jobs,
+                resume=True,
+                command_line=command_line,
+                log=lambda m: click.echo(m, err=True),
+            )
             _report(path, result)
         return
     if out is None:
         raise PhysgenInputError("give --out FILE (or --preset NAME)")
-    config = SimulationConfig(geometry=geometry, particle=particle, energy_gev=energy,
-                              spectrum=spectrum, n_events=n_events, seed=seed,
-                              sampling_fraction=sampling_fraction, physics=physics,
-                              chunk_size=chunk_size)
-    result = run_simulation(config, out, jobs=jobs, resume=resume, command_line=command_line,
-                            log=lambda m: click.echo(m, err=True))
+    config = SimulationConfig(
+        geometry=geometry,
+        particle=particle,
+        energy_gev=energy,
+        spectrum=spectrum,
+        n_events=n_events,
+        seed=seed,
+        sampling_fraction=sampling_fraction,
+        physics=physics,
+        chunk_size=chunk_size,
+    )
+    result = run_simulation(
+        config,
+        out,
+        jobs=jobs,
+        resume=resume,
+        command_line=command_line,
+        log=lambda m: click.echo(m, err=True),
+    )
     _report(out, result)
 
 
 def _report(path, result):
     if result["n_simulated"]:
         rate = result["n_simulated"] / max(result["wall_s"], 1e-9)
-        click.echo(f"{path}: {result['n_simulated']} showers in {result['wall_s']:.1f} s "
-                   f"({rate:.2f} showers/s, {result['cpu_s'] / result['n_simulated']:.3f} CPU-s "
-                   "per shower)")
+        click.echo(
+            f"{path}: {result['n_simulated']} showers in {result['wall_s']:.1f} s "
+            f"({rate:.2f} showers/s, {result['cpu_s'] / result['n_simulated']:.3f} CPU-s "
+            "per shower)"
+        )
     else:
         click.echo(f"{path}: complete")

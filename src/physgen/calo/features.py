@@ -45,7 +45,9 @@ class ShowerFeatures:
     @classmethod
     def concatenate(cls, parts: Iterable[ShowerFeatures]) -> ShowerFeatures:
         parts = list(parts)
-        return cls(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)})
+        return cls(
+            **{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)}
+        )
 
     def subset(self, index) -> ShowerFeatures:
         return ShowerFeatures(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
@@ -99,8 +101,12 @@ def _centre_and_width(first: np.ndarray, second: np.ndarray, energy: np.ndarray)
     return mean.astype(np.float32), np.sqrt(np.clip(variance, 0, None)).astype(np.float32)
 
 
-def compute_features(geometry: Geometry, incident_energies_mev: np.ndarray, showers_mev: np.ndarray,
-                     threshold: bool = True) -> ShowerFeatures:
+def compute_features(
+    geometry: Geometry,
+    incident_energies_mev: np.ndarray,
+    showers_mev: np.ndarray,
+    threshold: bool = True,
+) -> ShowerFeatures:
     """Features of one in-memory chunk (the threshold of the geometry is applied first)."""
     showers = np.asarray(showers_mev, dtype=np.float32)
     if threshold:
@@ -110,19 +116,26 @@ def compute_features(geometry: Geometry, incident_energies_mev: np.ndarray, show
     ec_eta, width_eta = _centre_and_width(moments[..., 1], moments[..., 2], e_layer)
     ec_phi, width_phi = _centre_and_width(moments[..., 3], moments[..., 4], e_layer)
     ec_r, width_r = _centre_and_width(moments[..., 5], moments[..., 6], e_layer)
-    voxels_per_layer = np.array([layer.n_voxels for layer in geometry.active_layers], dtype=np.float32)
+    voxels_per_layer = np.array(
+        [layer.n_voxels for layer in geometry.active_layers], dtype=np.float32
+    )
     return ShowerFeatures(
         incident_energy=np.asarray(incident_energies_mev, dtype=np.float32).reshape(-1),
         e_tot=e_layer.sum(axis=1, dtype=np.float32),
         e_layer=e_layer.astype(np.float32),
-        ec_eta=ec_eta, ec_phi=ec_phi, ec_r=ec_r,
-        width_eta=width_eta, width_phi=width_phi, width_r=width_r,
+        ec_eta=ec_eta,
+        ec_phi=ec_phi,
+        ec_r=ec_r,
+        width_eta=width_eta,
+        width_phi=width_phi,
+        width_r=width_r,
         sparsity=(1.0 - nonzero / voxels_per_layer).astype(np.float32),
     )
 
 
-def features_from_chunks(geometry: Geometry, chunks: Iterable[tuple[np.ndarray, np.ndarray]]
-                         ) -> ShowerFeatures:
+def features_from_chunks(
+    geometry: Geometry, chunks: Iterable[tuple[np.ndarray, np.ndarray]]
+) -> ShowerFeatures:
     """Features of a stream of (incident_energies, showers) chunks, e.g. from ``iter_showers``."""
     return ShowerFeatures.concatenate(compute_features(geometry, e, s) for e, s in chunks)
 

@@ -189,7 +189,9 @@ _DS23_THRESHOLD_MEV = 0.5e-3 / 0.033  # 0.5 keV in silicon, scaled by the sampli
 
 def _ds1(name: str, particle: str, pid: int, table: dict, eta_max: int) -> Geometry:
     layers = tuple(
-        LayerBinning(i, tuple(float(e) for e in table.get(i, ([0], 1))[0]), table.get(i, ([0], 1))[1])
+        LayerBinning(
+            i, tuple(float(e) for e in table.get(i, ([0], 1))[0]), table.get(i, ([0], 1))[1]
+        )
         for i in range(_DS1_N_LAYER_IDS)
     )
     return Geometry(
@@ -264,8 +266,14 @@ def read_binning_xml(path: str | Path, threshold_mev: float | None = None) -> Ge
     if threshold_mev is None:
         threshold_mev = _DS23_THRESHOLD_MEV if pid == 11 else _DS1_THRESHOLD_MEV
     extra = {k: v for k, v in particle_bin.attrib.items() if k not in ("pid", "name")}
-    return Geometry(path.stem, particle_bin.attrib.get("name", "unknown"), pid, tuple(layers),
-                    threshold_mev, extra)
+    return Geometry(
+        path.stem,
+        particle_bin.attrib.get("name", "unknown"),
+        pid,
+        tuple(layers),
+        threshold_mev,
+        extra,
+    )
 
 
 def write_binning_xml(geometry: Geometry, path: str | Path) -> None:
@@ -275,7 +283,10 @@ def write_binning_xml(geometry: Geometry, path: str | Path) -> None:
     particle_bin = ET.SubElement(root, "Bin", attrs)
     for layer in geometry.layers:
         edges = ",".join(f"{e:g}" for e in layer.r_edges_mm)
-        ET.SubElement(particle_bin, "Layer",
-                      {"id": str(layer.layer_id), "r_edges": edges, "n_bin_alpha": str(layer.n_alpha)})
+        ET.SubElement(
+            particle_bin,
+            "Layer",
+            {"id": str(layer.layer_id), "r_edges": edges, "n_bin_alpha": str(layer.n_alpha)},
+        )
     ET.indent(root)
     ET.ElementTree(root).write(path, encoding="unicode")

@@ -55,7 +55,9 @@ def _open_h5(path: Path) -> h5py.File:
     if path.is_dir():
         raise CaloFileError(path, "is a directory, expected an HDF5 file")
     if not h5py.is_hdf5(path):
-        raise CaloFileError(path, "not an HDF5 file (wrong signature); expected a CaloChallenge .h5 file")
+        raise CaloFileError(
+            path, "not an HDF5 file (wrong signature); expected a CaloChallenge .h5 file"
+        )
     try:
         return h5py.File(path, "r")
     except OSError as err:
@@ -69,19 +71,26 @@ def open_shower_file(path: str | os.PathLike, geometry: Geometry | None = None) 
         try:
             for key in ("incident_energies", "showers"):
                 if key not in h5:
-                    raise CaloFileError(path, f"missing dataset '{key}' (found: {sorted(h5.keys())})")
+                    raise CaloFileError(
+                        path, f"missing dataset '{key}' (found: {sorted(h5.keys())})"
+                    )
             energies, showers = h5["incident_energies"], h5["showers"]
             attrs = {k: _attr_value(v) for k, v in h5.attrs.items()}
         except (OSError, RuntimeError, KeyError) as err:
             raise CaloFileError(path, f"truncated or corrupt HDF5 file ({err})") from None
         if showers.ndim != 2:
-            raise CaloFileError(path, f"'showers' must be 2-D (events, voxels), got shape {showers.shape}")
+            raise CaloFileError(
+                path, f"'showers' must be 2-D (events, voxels), got shape {showers.shape}"
+            )
         if energies.ndim not in (1, 2) or (energies.ndim == 2 and energies.shape[1] != 1):
-            raise CaloFileError(path, f"'incident_energies' must have shape (N, 1), got {energies.shape}")
+            raise CaloFileError(
+                path, f"'incident_energies' must have shape (N, 1), got {energies.shape}"
+            )
         if energies.shape[0] != showers.shape[0]:
             raise CaloFileError(
                 path,
-                f"length mismatch: {energies.shape[0]} incident energies but {showers.shape[0]} showers",
+                f"length mismatch: {energies.shape[0]} incident energies "
+                f"but {showers.shape[0]} showers",
             )
         n_events, n_voxels = showers.shape
     if n_events == 0:
@@ -115,9 +124,13 @@ def _check_values(path, start: int, energies: np.ndarray, showers: np.ndarray) -
         return start + int(np.flatnonzero(mask_rows)[0])
 
     if not np.all(np.isfinite(energies)):
-        raise CaloFileError(path, f"NaN or inf incident energy at event {first_bad(~np.isfinite(energies))}")
+        raise CaloFileError(
+            path, f"NaN or inf incident energy at event {first_bad(~np.isfinite(energies))}"
+        )
     if np.any(energies <= 0):
-        raise CaloFileError(path, f"non-positive incident energy at event {first_bad(energies <= 0)}")
+        raise CaloFileError(
+            path, f"non-positive incident energy at event {first_bad(energies <= 0)}"
+        )
     finite_rows = np.isfinite(showers).all(axis=1)
     if not finite_rows.all():
         raise CaloFileError(path, f"NaN or inf voxel energy in event {first_bad(~finite_rows)}")
@@ -157,8 +170,9 @@ def iter_showers(
             yield energies, showers
 
 
-def read_showers(path, geometry: Geometry | None = None, stop: int | None = None,
-                 check_values: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def read_showers(
+    path, geometry: Geometry | None = None, stop: int | None = None, check_values: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """Read a whole (small) file: (incident_energies (N,), showers (N, n_voxels)), MeV."""
     chunks = list(iter_showers(path, geometry=geometry, stop=stop, check_values=check_values))
     return np.concatenate([c[0] for c in chunks]), np.concatenate([c[1] for c in chunks])
@@ -173,8 +187,16 @@ class ShowerWriter:
     killed process keeps the finished chunks (``resume=True`` re-opens such a file).
     """
 
-    def __init__(self, path, n_voxels: int, attrs: dict | None = None, atomic: bool = True,
-                 resume: bool = False, compression_level: int = 4, chunk_rows: int = 256):
+    def __init__(
+        self,
+        path,
+        n_voxels: int,
+        attrs: dict | None = None,
+        atomic: bool = True,
+        resume: bool = False,
+        compression_level: int = 4,
+        chunk_rows: int = 256,
+    ):
         self.path = Path(path)
         self.n_voxels = n_voxels
         self._atomic_ctx = atomic_path(self.path) if atomic else None
@@ -188,10 +210,23 @@ class ShowerWriter:
         else:
             self._h5 = h5py.File(target, "w")
             gzip = {"compression": "gzip", "compression_opts": compression_level}
-            self._h5.create_dataset("incident_energies", shape=(0, 1), maxshape=(None, 1),
-                                    dtype="float32", chunks=(max(chunk_rows * 16, 1024), 1), **gzip)
-            self._h5.create_dataset("showers", shape=(0, n_voxels), maxshape=(None, n_voxels),
-                                    dtype="float32", chunks=(chunk_rows, n_voxels), shuffle=True, **gzip)
+            self._h5.create_dataset(
+                "incident_energies",
+                shape=(0, 1),
+                maxshape=(None, 1),
+                dtype="float32",
+                chunks=(max(chunk_rows * 16, 1024), 1),
+                **gzip,
+            )
+            self._h5.create_dataset(
+                "showers",
+                shape=(0, n_voxels),
+                maxshape=(None, n_voxels),
+                dtype="float32",
+                chunks=(chunk_rows, n_voxels),
+                shuffle=True,
+                **gzip,
+            )
         for key, value in (attrs or {}).items():
             self._h5.attrs[key] = value
 
@@ -232,12 +267,19 @@ class ShowerWriter:
         self.close(failed=exc_type is not None)
 
 
-def write_showers(path, incident_energies_mev, showers_mev, attrs: dict | None = None,
-                  chunk_size: int = DEFAULT_CHUNK) -> None:
+def write_showers(
+    path,
+    incident_energies_mev,
+    showers_mev,
+    attrs: dict | None = None,
+    chunk_size: int = DEFAULT_CHUNK,
+) -> None:
     """Write a whole CaloChallenge file atomically (gzip)."""
     showers_mev = np.asarray(showers_mev)
     incident_energies_mev = np.asarray(incident_energies_mev).reshape(-1)
     with ShowerWriter(path, showers_mev.shape[1], attrs) as writer:
         for begin in range(0, len(showers_mev), chunk_size):
-            writer.append(incident_energies_mev[begin:begin + chunk_size],
-                          showers_mev[begin:begin + chunk_size])
+            writer.append(
+                incident_energies_mev[begin : begin + chunk_size],
+                showers_mev[begin : begin + chunk_size],
+            )

@@ -14,8 +14,9 @@ from physgen.calo.features import ShowerFeatures  # noqa: E402
 from physgen.calo.geometry import Geometry  # noqa: E402
 
 
-def plot_average_layers(geometry: Geometry, mean_shower_mev: np.ndarray, path: Path,
-                        title: str = "average shower") -> Path:
+def plot_average_layers(
+    geometry: Geometry, mean_shower_mev: np.ndarray, path: Path, title: str = "average shower"
+) -> Path:
     """Polar images of the mean energy per voxel for every active layer (log colour scale)."""
     images = geometry.layer_images(mean_shower_mev)
     n_cols = min(9, len(images))
@@ -43,11 +44,15 @@ def plot_average_layers(geometry: Geometry, mean_shower_mev: np.ndarray, path: P
     return path
 
 
-def plot_energy_histograms(geometry: Geometry, features: ShowerFeatures, out_dir: Path) -> list[Path]:
+def plot_energy_histograms(
+    geometry: Geometry, features: ShowerFeatures, out_dir: Path
+) -> list[Path]:
     """E_tot/E_inc and per-layer energy histograms."""
     paths = []
     fig, ax = plt.subplots(figsize=(5, 4))
-    ax.hist(features.e_tot / features.incident_energy, bins=np.linspace(0.5, 1.5, 101), histtype="step")
+    ax.hist(
+        features.e_tot / features.incident_energy, bins=np.linspace(0.5, 1.5, 101), histtype="step"
+    )
     ax.set_xlabel(r"$E_\mathrm{tot} / E_\mathrm{inc}$")
     ax.set_ylabel("showers")
     fig.tight_layout()
@@ -93,6 +98,10 @@ def plot_file(path, out_dir, geometry: Geometry | None = None) -> list[Path]:
         shower_sum += showers.sum(axis=0, dtype=np.float64)
         parts.append(compute_features(info.geometry, energies, showers, threshold=False))
     features = ShowerFeatures.concatenate(parts)
-    average = plot_average_layers(info.geometry, shower_sum / info.n_events,
-                                  out_dir / "average_shower.png", title=info.path.name)
+    average = plot_average_layers(
+        info.geometry,
+        shower_sum / info.n_events,
+        out_dir / "average_shower.png",
+        title=info.path.name,
+    )
     return [average, *plot_energy_histograms(info.geometry, features, out_dir)]

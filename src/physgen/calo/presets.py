@@ -19,8 +19,10 @@ class SamplePreset:
     files: dict
 
     def configs(self) -> dict[str, SimulationConfig]:
-        return {name: replace(self.base, n_events=n, seed=seed)
-                for name, (n, seed) in self.files.items()}
+        return {
+            name: replace(self.base, n_events=n, seed=seed)
+            for name, (n, seed) in self.files.items()
+        }
 
     def directory(self) -> Path:
         return cache_dir() / "samples" / self.name
@@ -36,16 +38,18 @@ PRESETS = {
             "demo",
             "electrons in ds2, log-uniform 1-20 GeV: 1000 training and 500 reference showers "
             "(about 5 CPU-minutes)",
-            SimulationConfig(geometry="ds2", particle="e-", energy_gev="1:20",
-                             spectrum="log-uniform"),
+            SimulationConfig(
+                geometry="ds2", particle="e-", energy_gev="1:20", spectrum="log-uniform"
+            ),
             {"train": (1000, 101), "reference": (500, 102)},
         ),
         SamplePreset(
             "ds2-e-1-100GeV",
             "electrons in ds2, log-uniform 1-100 GeV: 10k training and 5k reference showers "
             "(about 2.5 CPU-hours; resumable)",
-            SimulationConfig(geometry="ds2", particle="e-", energy_gev="1:100",
-                             spectrum="log-uniform"),
+            SimulationConfig(
+                geometry="ds2", particle="e-", energy_gev="1:100", spectrum="log-uniform"
+            ),
             {"train": (10_000, 1001), "reference": (5_000, 1002)},
         ),
     )

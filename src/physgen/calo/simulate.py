@@ -44,9 +44,12 @@ class SimulationConfig:
         if self.geometry not in ("ds2", "ds3"):
             raise PhysgenInputError(
                 f"geometry '{self.geometry}' cannot be simulated: the Geant4 detector is the "
-                "Par04 calorimeter of datasets 2 and 3 (use ds2 or ds3)")
+                "Par04 calorimeter of datasets 2 and 3 (use ds2 or ds3)"
+            )
         if self.particle not in PARTICLES:
-            raise PhysgenInputError(f"particle '{self.particle}': use one of {', '.join(PARTICLES)}")
+            raise PhysgenInputError(
+                f"particle '{self.particle}': use one of {', '.join(PARTICLES)}"
+            )
         if self.spectrum not in SPECTRA:
             raise PhysgenInputError(f"spectrum '{self.spectrum}': use one of {', '.join(SPECTRA)}")
         if self.n_events < 1:
@@ -81,7 +84,8 @@ def incident_energies_mev(spec: str, spectrum: str, n_events: int, seed: int) ->
     except ValueError:
         raise PhysgenInputError(
             f"energy '{spec}': give GeV as one positive value (10), a list (1,10,50) or a "
-            "range LOW:HIGH with 0 < LOW < HIGH (1:100)") from None
+            "range LOW:HIGH with 0 < LOW < HIGH (1:100)"
+        ) from None
     return (values * 1e3).astype(np.float64)
 
 
@@ -107,31 +111,41 @@ def _init_worker(config: SimulationConfig, log_path: str | None = None) -> None:
     layout = Par04Layout()
     hits: list = []
     showers: list = []
+    dropped: list = []
     binner = HitBinner(get_geometry(config.geometry), layout.n_layers)
 
     def on_event():
-        showers.append(binner.bin(np.asarray(hits, dtype=np.float64).reshape(-1, 4)))
+        shower, dropped_mev = binner.bin(np.asarray(hits, dtype=np.float64).reshape(-1, 4))
+        showers.append(shower)
+        dropped.append(dropped_mev)
         hits.clear()
 
-    engine = Geant4Engine(build_par04(layout, hits), config.particle,
-                          position_mm=(0.0, 0.0, 0.0), direction=(1.0, 0.0, 0.0),
-                          physics=config.physics, cut_mm=config.cut_mm, on_event=on_event)
-    _WORKER.update(engine=engine, showers=showers, config=config)
+    engine = Geant4Engine(
+        build_par04(layout, hits),
+        config.particle,
+        position_mm=(0.0, 0.0, 0.0),
+        direction=(1.0, 0.0, 0.0),
+        physics=config.physics,
+        cut_mm=config.cut_mm,
+        on_event=on_event,
+    )
+    _WORKER.update(engine=engine, showers=showers, dropped=dropped, config=config)
 
 
-def _simulate_chunk(task: tuple[int, np.ndarray]) -> tuple[int, np.ndarray, float]:
+def _simulate_chunk(task: tuple[int, np.ndarray]) -> tuple[int, np.ndarray, float, np.ndarray]:
+    """Simulate events start, start+1, ...: (start, scaled showers, CPU s, dropped Si MeV)."""
     from physgen.calo.geant4.engine import event_seeds
 
     start, energies_mev = task
     config: SimulationConfig = _WORKER["config"]
-    showers: list = _WORKER["showers"]
-    showers.clear()
+    _WORKER["showers"].clear()
+    _WORKER["dropped"].clear()
     cpu_start = time.process_time()
     seeds = [event_seeds(config.seed, start + i) for i in range(len(energies_mev))]
     _WORKER["engine"].shoot(energies_mev, seeds)
     cpu_seconds = time.process_time() - cpu_start
-    scaled = np.stack(showers) / config.sampling_fraction
-    return start, scaled.astype(np.float32), cpu_seconds
+    scaled = np.stack(_WORKER["showers"]) / config.sampling_fraction
+    return start, scaled.astype(np.float32), cpu_seconds, np.array(_WORKER["dropped"])
 
 
 def _worker_physics_info(_) -> tuple[str, str]:
@@ -167,11 +181,19 @@ def _check_resumable(partial: Path, config: SimulationConfig) -> None:
         if stored is not None and stored != value:
             raise PhysgenInputError(
                 f"{partial}: cannot resume, it was simulated with {key}={stored!r}, not {value!r}; "
-                "use the same settings or another --out")
+                "use the same settings or another --out"
+            )
 
 
-def simulate(config: SimulationConfig, out: str | os.PathLike, jobs: int = 1, resume: bool = False,
-             command_line: str = "", progress: bool = True, log=print) -> dict:
+def simulate(
+    config: SimulationConfig,
+    out: str | os.PathLike,
+    jobs: int = 1,
+    resume: bool = False,
+    command_line: str = "",
+    progress: bool = True,
+    log=print,
+) -> dict:
     """Simulate ``config.n_events`` showers into ``out``; returns timing figures."""
     config.validate()
     out = Path(out)
@@ -191,7 +213,9 @@ def simulate(config: SimulationConfig, out: str | os.PathLike, jobs: int = 1, re
         _check_resumable(partial, config)
 
     geometry = get_geometry(config.geometry)
-    energies = incident_energies_mev(config.energy_gev, config.spectrum, config.n_events, config.seed)
+    energies = incident_energies_mev(
+        config.energy_gev, config.spectrum, config.n_events, config.seed
+    )
     context = multiprocessing.get_context("spawn")
     wall_start = time.perf_counter()
     cpu_total = 0.0
@@ -199,22 +223,37 @@ def simulate(config: SimulationConfig, out: str | os.PathLike, jobs: int = 1, re
     with context.Pool(jobs, initializer=_init_worker, initargs=(config, log_path)) as pool:
         physics_list, g4_version = pool.map(_worker_physics_info, [0])[0]
         if "data-free" in physics_list:
-            log("Geant4 data sets not found: using the data-free EM physics list "
-                "(recorded in the file attributes)")
+            log(
+                "Geant4 data sets not found: using the data-free EM physics list "
+                "(recorded in the file attributes)"
+            )
         attrs = _file_attrs(config, physics_list, g4_version, command_line)
         with ShowerWriter(partial, geometry.n_voxels, attrs, atomic=False, resume=resume) as writer:
             first = writer.n_events
             if first:
                 log(f"resuming {partial}: {first} of {config.n_events} showers already done")
-            tasks = [(start, energies[start:min(start + config.chunk_size, config.n_events)])
-                     for start in range(first, config.n_events, config.chunk_size)]
-            with tqdm(total=config.n_events, initial=first, unit="shower", disable=not progress,
-                      desc=f"Geant4 {config.particle} {config.geometry}", smoothing=0.1) as bar:
-                for start, showers, cpu_seconds in pool.imap(_simulate_chunk, tasks):
-                    writer.append(energies[start:start + len(showers)], showers)
+            tasks = [
+                (start, energies[start : min(start + config.chunk_size, config.n_events)])
+                for start in range(first, config.n_events, config.chunk_size)
+            ]
+            with tqdm(
+                total=config.n_events,
+                initial=first,
+                unit="shower",
+                disable=not progress,
+                desc=f"Geant4 {config.particle} {config.geometry}",
+                smoothing=0.1,
+            ) as bar:
+                for start, showers, cpu_seconds, _ in pool.imap(_simulate_chunk, tasks):
+                    writer.append(energies[start : start + len(showers)], showers)
                     cpu_total += cpu_seconds
                     bar.update(len(showers))
             n_simulated = writer.n_events - first
     os.replace(partial, out)
-    return {"n_simulated": n_simulated, "wall_s": time.perf_counter() - wall_start,
-            "cpu_s": cpu_total, "physics_list": physics_list, "geant4_version": g4_version}
+    return {
+        "n_simulated": n_simulated,
+        "wall_s": time.perf_counter() - wall_start,
+        "cpu_s": cpu_total,
+        "physics_list": physics_list,
+        "geant4_version": g4_version,
+    }

@@ -18,9 +18,15 @@ def atomic_path(final_path: str | os.PathLike) -> Iterator[Path]:
     """
     final_path = Path(final_path)
     final_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{final_path.name}.", suffix=".tmp", dir=final_path.parent)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{final_path.name}.", suffix=".tmp", dir=final_path.parent
+    )
     os.close(fd)
     tmp_path = Path(tmp_name)
+    # mkstemp creates 0600 files; give the final file the permissions of a normal open()
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp_path, 0o666 & ~umask)
     try:
         yield tmp_path
         os.replace(tmp_path, final_path)

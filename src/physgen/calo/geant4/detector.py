@@ -56,22 +56,26 @@ class HitBinner:
         self.sensitive_per_readout = n_sensitive_layers // geometry.n_layers
         self.n_voxels = geometry.n_voxels
 
-    def bin(self, hits: np.ndarray) -> np.ndarray:
-        """hits: (n, 4) float64 of (y mm, z mm, edep MeV, silicon layer) -> (n_voxels,) MeV."""
+    def bin(self, hits: np.ndarray) -> tuple[np.ndarray, float]:
+        """hits: (n, 4) float64 of (y mm, z mm, edep MeV, silicon layer).
+
+        Returns the voxel energies (n_voxels,) in MeV and the silicon energy deposited
+        beyond the last radial edge (dropped, as in the CaloChallenge readout)."""
         shower = np.zeros(self.n_voxels, dtype=np.float64)
         if len(hits) == 0:
-            return shower
+            return shower, 0.0
         y, z, edep, si_layer = hits.T
         r = np.hypot(y, z)
         keep = r < self.r_max_mm
         alpha = np.arctan2(y[keep], z[keep])  # eta = r cos(alpha) = z, phi = r sin(alpha) = y
-        alpha_bin = np.minimum(((alpha + math.pi) / (2 * math.pi) * self.n_alpha).astype(np.int64),
-                               self.n_alpha - 1)
+        alpha_bin = np.minimum(
+            ((alpha + math.pi) / (2 * math.pi) * self.n_alpha).astype(np.int64), self.n_alpha - 1
+        )
         r_bin = (r[keep] / self.r_step_mm).astype(np.int64)
         layer = si_layer[keep].astype(np.int64) // self.sensitive_per_readout
         voxel = (layer * self.n_alpha + alpha_bin) * self.n_r + r_bin
         np.add.at(shower, voxel, edep[keep])
-        return shower
+        return shower, float(edep[~keep].sum())
 
 
 def build_par04(layout: Par04Layout, hit_buffer: list):
@@ -99,7 +103,9 @@ def build_par04(layout: Par04Layout, hit_buffer: list):
             self._keep = []
             world_solid = g4.G4Box("world", half_world, half_world, half_length + 100 * mm)
             world_logical = g4.G4LogicalVolume(world_solid, vacuum, "world")
-            world = g4.G4PVPlacement(None, g4.G4ThreeVector(), world_logical, "world", None, False, 0)
+            world = g4.G4PVPlacement(
+                None, g4.G4ThreeVector(), world_logical, "world", None, False, 0
+            )
             self.sensitive_volumes = []
             for index in range(layout.n_layers):
                 r0 = layout.inner_radius_mm + index * layout.pitch_mm
@@ -111,8 +117,15 @@ def build_par04(layout: Par04Layout, hit_buffer: list):
                 ):
                     solid = g4.G4Tubs(f"{name}{index}", a * mm, b * mm, half_length, 0, 2 * math.pi)
                     logical = g4.G4LogicalVolume(solid, material, f"{name}{index}")
-                    placement = g4.G4PVPlacement(None, g4.G4ThreeVector(), logical,
-                                                 f"{name}{index}", world_logical, False, index)
+                    placement = g4.G4PVPlacement(
+                        None,
+                        g4.G4ThreeVector(),
+                        logical,
+                        f"{name}{index}",
+                        world_logical,
+                        False,
+                        index,
+                    )
                     self._keep += [solid, logical, placement]
                     if is_sensitive:
                         self.sensitive_volumes.append(logical)
@@ -144,13 +157,23 @@ def build_tungsten_block(thickness_mm: float, half_width_mm: float, deposits: li
             mm = g4.mm
             size = max(thickness_mm, 2 * half_width_mm) + 100
             world_solid = g4.G4Box("world", size * mm, size * mm, size * mm)
-            world_logical = g4.G4LogicalVolume(world_solid, nist.FindOrBuildMaterial("G4_Galactic"),
-                                               "world")
-            world = g4.G4PVPlacement(None, g4.G4ThreeVector(), world_logical, "world", None, False, 0)
+            world_logical = g4.G4LogicalVolume(
+                world_solid, nist.FindOrBuildMaterial("G4_Galactic"), "world"
+            )
+            world = g4.G4PVPlacement(
+                None, g4.G4ThreeVector(), world_logical, "world", None, False, 0
+            )
             solid = g4.G4Box("block", half_width_mm * mm, half_width_mm * mm, thickness_mm / 2 * mm)
             self.block = g4.G4LogicalVolume(solid, nist.FindOrBuildMaterial("G4_W"), "block")
-            placement = g4.G4PVPlacement(None, g4.G4ThreeVector(0, 0, thickness_mm / 2 * mm),
-                                         self.block, "block", world_logical, False, 0)
+            placement = g4.G4PVPlacement(
+                None,
+                g4.G4ThreeVector(0, 0, thickness_mm / 2 * mm),
+                self.block,
+                "block",
+                world_logical,
+                False,
+                0,
+            )
             self._keep = [world_solid, world_logical, world, solid, placement]
             return world
 

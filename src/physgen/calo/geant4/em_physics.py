@@ -47,7 +47,10 @@ _SYMBOLS = {
     "brem_model": "_ZN25G4eBremsstrahlungRelModelC1EPK20G4ParticleDefinitionRK8G4String",
 }
 
-PHYSICS_LIST_NAME = "physgen-data-free-EM (Sandia PE, Klein-Nishina, PairProductionRel, Urban msc, MollerBhabha, eBremRel all energies, annihilation)"
+PHYSICS_LIST_NAME = (
+    "physgen-data-free-EM (Sandia PE, Klein-Nishina, PairProductionRel, Urban msc, "
+    "MollerBhabha, eBremRel all energies, annihilation)"
+)
 
 
 class _Bridge:
@@ -113,18 +116,42 @@ def construct_data_free_em_processes() -> None:
     s = bridge.g4string
     null = vp(0)
     # photons
-    register(with_model(bridge.construct("phot", vp(s("phot")), em), "set_em_model_process",
-                        bridge.construct("pe_model", vp(s("PhotoElectric")))), gamma)
-    register(with_model(bridge.construct("compt", vp(s("compt")), em), "set_em_model_process",
-                        bridge.construct("compton_model", null, vp(s("Klein-Nishina")))), gamma)
-    register(with_model(bridge.construct("conv", vp(s("conv")), em), "set_em_model_process",
-                        bridge.construct("pair_model", null, vp(s("BetheHeitlerLPM")))), gamma)
+    register(
+        with_model(
+            bridge.construct("phot", vp(s("phot")), em),
+            "set_em_model_process",
+            bridge.construct("pe_model", vp(s("PhotoElectric"))),
+        ),
+        gamma,
+    )
+    register(
+        with_model(
+            bridge.construct("compt", vp(s("compt")), em),
+            "set_em_model_process",
+            bridge.construct("compton_model", null, vp(s("Klein-Nishina"))),
+        ),
+        gamma,
+    )
+    register(
+        with_model(
+            bridge.construct("conv", vp(s("conv")), em),
+            "set_em_model_process",
+            bridge.construct("pair_model", null, vp(s("BetheHeitlerLPM"))),
+        ),
+        gamma,
+    )
     # electrons and positrons (msc and ionisation keep their data-free default models)
     for particle in (electron, positron):
         register(bridge.construct("msc", vp(s("msc"))), particle)
         register(bridge.construct("eIoni", vp(s("eIoni"))), particle)
-        register(with_model(bridge.construct("eBrem", vp(s("eBrem"))), "set_em_model_loss",
-                            bridge.construct("brem_model", null, vp(s("eBremLPM")))), particle)
+        register(
+            with_model(
+                bridge.construct("eBrem", vp(s("eBrem"))),
+                "set_em_model_loss",
+                bridge.construct("brem_model", null, vp(s("eBremLPM"))),
+            ),
+            particle,
+        )
     register(bridge.construct("annihil", vp(s("annihil"))), positron)
 
 

@@ -23,8 +23,16 @@ def event_seeds(run_seed: int, event_index: int) -> list[int]:
 class Geant4Engine:
     """A serial Geant4 run manager with a detector, a physics list and a particle gun."""
 
-    def __init__(self, detector_construction, particle: str, position_mm, direction,
-                 physics: str = "auto", cut_mm: float = 0.7, on_event=None):
+    def __init__(
+        self,
+        detector_construction,
+        particle: str,
+        position_mm,
+        direction,
+        physics: str = "auto",
+        cut_mm: float = 0.7,
+        on_event=None,
+    ):
         g4 = import_geant4()
         self.g4 = g4
         if physics == "auto":
@@ -65,8 +73,14 @@ class Geant4Engine:
         self._actions = Actions()
         self.run_manager.SetUserInitialization(self._actions)
         ui = g4.G4UImanager.GetUIpointer()
-        for command in ("/control/verbose 0", "/run/verbose 0", "/event/verbose 0",
-                        "/tracking/verbose 0", "/process/em/verbose 0", "/process/verbose 0"):
+        for command in (
+            "/control/verbose 0",
+            "/run/verbose 0",
+            "/event/verbose 0",
+            "/tracking/verbose 0",
+            "/process/em/verbose 0",
+            "/process/verbose 0",
+        ):
             ui.ApplyCommand(command)
         g4.G4EmParameters.Instance().SetVerbose(0)
         self.run_manager.Initialize()
