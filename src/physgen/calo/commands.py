@@ -213,3 +213,51 @@ def _report(path, result):
         )
     else:
         click.echo(f"{path}: complete")
+
+
+@calo.command()
+@click.option("--generated", required=True, type=click.Path(path_type=Path),
+              help="Generated showers (CaloChallenge HDF5).")
+@click.option("--reference", required=True, type=click.Path(path_type=Path),
+              help="Reference showers (CaloChallenge HDF5), e.g. from `physgen calo simulate`.")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
+              help="Directory for metrics.json and report.html.")
+@click.option("--metrics", default="all", show_default=True,
+              help="Comma list of hist, cls-low, cls-low-normed, cls-high, fpd, kpd (or all).")
+@click.option("--quick", is_flag=True,
+              help="Small classifier (2 x 256, <= 10 epochs, early stop) instead of the official one.")
+@click.option("--epochs", type=int, default=None, help="Override the classifier's maximum epochs.")
+@click.option("--patience", type=int, default=None, help="Stop a classifier after N epochs without gain.")
+@_geometry_option
+@click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--memory-budget-gb", default=3.0, show_default=True, type=float,
+              help="Above this, showers are held in bfloat16 for the classifiers.")
+@click.option("--no-report", is_flag=True, help="Write metrics.json only.")
+@friendly_errors
+def evaluate(generated, reference, out_dir, metrics, quick, epochs, patience, geometry, device, seed,
+             memory_budget_gb, no_report):
+    """Compare generated showers with reference showers: CaloChallenge metrics and an HTML report."""
+    from dataclasses import replace
+
+    from physgen.calo.evaluate import ALL_METRICS, EvaluationConfig
+    from physgen.calo.evaluate import evaluate as run_evaluation
+    from physgen.core.device import resolve_device
+
+    chosen = ALL_METRICS if metrics == "all" else tuple(m.strip() for m in metrics.split(","))
+    config = EvaluationConfig(metrics=chosen, quick=quick, memory_budget_gb=memory_budget_gb,
+                              report=not no_report, seed=seed, device=resolve_device(device))
+    if epochs is not None or patience is not None:
+        base = config.classifier_config()
+        config = replace(config, classifier=replace(
+            base, max_epochs=epochs or base.max_epochs,
+            patience=patience if patience is not None else base.patience))
+    result = run_evaluation(generated, reference, out_dir, config, _resolve_geometry(geometry),
+                            log=lambda m: click.echo(m, err=True))
+    if "error" in result:
+        raise SystemExit(1)
+    for key in ("auc_low", "auc_low_normed", "auc_high", "fpd", "kpd", "separation_mean"):
+        if key in result:
+            error = result.get(f"{key}_err")
+            click.echo(f"{key:<16} {result[key]:.4f}" + (f" +- {error:.4f}" if error else ""))
+    click.echo(f"wrote {out_dir / 'metrics.json'}" + ("" if no_report else f" and {out_dir / 'report.html'}"))

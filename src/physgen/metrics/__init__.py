@@ -1,0 +1,1 @@
+"""Domain-free two-sample metrics: separation power, classifier test, Frechet/kernel distances."""
