@@ -6,6 +6,7 @@ import click
 
 from physgen import __version__
 from physgen.calo.commands import calo
+from physgen.lattice.commands import lattice
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -18,6 +19,7 @@ def main():
 
 
 main.add_command(calo)
+main.add_command(lattice)
 
 if __name__ == "__main__":
     main()

@@ -261,3 +261,47 @@ def evaluate(generated, reference, out_dir, metrics, quick, epochs, patience, ge
             error = result.get(f"{key}_err")
             click.echo(f"{key:<16} {result[key]:.4f}" + (f" +- {error:.4f}" if error else ""))
     click.echo(f"wrote {out_dir / 'metrics.json'}" + ("" if no_report else f" and {out_dir / 'report.html'}"))
+
+
+@calo.command()
+@click.option("--model", "model_name", default="coupling", show_default=True,
+              type=click.Choice(["coupling", "caloflow"]), help="Shower model family.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path),
+              help="YAML or TOML file with model and training settings (see docs/calo.md).")
+@click.option("--data", required=True, type=click.Path(path_type=Path),
+              help="Training showers (CaloChallenge HDF5).")
+@click.option("--out", "run_dir", required=True, type=click.Path(path_type=Path),
+              help="Run directory: model.pt, config, history, checkpoints.")
+@click.option("--epochs", type=int, help="Override the number of epochs.")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto.")
+@click.option("--seed", type=int, help="Override the training seed.")
+@click.option("--resume", is_flag=True, help="Continue from the run directory's checkpoints.")
+@friendly_errors
+def train(model_name, config_path, data, run_dir, epochs, device, seed, resume):
+    """Train a shower model on a CaloChallenge file."""
+    from physgen.calo.training_run import train_run
+
+    train_run(model_name, config_path, data, run_dir, epochs=epochs, device=device, seed=seed,
+              resume=resume, log=lambda m: click.echo(m, err=True))
+
+
+@calo.command()
+@click.option("--run", "run_dir", required=True, type=click.Path(path_type=Path),
+              help="Run directory written by `physgen calo train`.")
+@click.option("--energies", required=True,
+              help="A CaloChallenge file (one shower per incident energy in it) or a GeV range "
+                   "LOW:HIGH (log-uniform) with --n.")
+@click.option("--n", "n_events", type=int, help="Number of showers for a GeV range.")
+@click.option("--batch-size", default=1000, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Output HDF5 file.")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto.")
+@friendly_errors
+def generate(run_dir, energies, n_events, batch_size, seed, out, device):
+    """Generate showers with a trained model into a CaloChallenge file."""
+    from physgen.calo.training_run import generate_run
+
+    result = generate_run(run_dir, energies, n_events, batch_size, seed, out, device)
+    click.echo(f"{out}: {result['n_showers']} showers in {result['wall_s']:.1f} s "
+               f"({1e3 * result['wall_s'] / result['n_showers']:.3f} ms per shower at batch "
+               f"{batch_size})")

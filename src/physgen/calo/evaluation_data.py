@@ -41,7 +41,14 @@ def summarize_showers(path, geometry: Geometry, voxel_edges: np.ndarray, stop: i
                       keep_showers: bool, storage_dtype: torch.dtype = torch.float32,
                       check_values: bool = True) -> ShowerSummary:
     """Stream ``path`` once (up to ``stop`` events)."""
-    parts, kept = [], []
+    from physgen.calo.io import open_shower_file
+
+    n_events = open_shower_file(path, geometry).n_events
+    n_rows = n_events if stop is None else min(stop, n_events)
+    # preallocated (not concatenated at the end) so the showers are held once, not twice
+    kept = torch.empty((n_rows, geometry.n_voxels), dtype=storage_dtype) if keep_showers else None
+    n_kept = 0
+    parts = []
     shower_sum = np.zeros(geometry.n_voxels)
     voxel_counts = np.zeros(len(voxel_edges) - 1, dtype=np.int64)
     n_voxels_nonzero = n_voxels_in_range = n_invalid = 0
@@ -60,19 +67,16 @@ def summarize_showers(path, geometry: Geometry, voxel_edges: np.ndarray, stop: i
         n_voxels_nonzero += nonzero.size
         n_voxels_in_range += int(counts.sum())
         if keep_showers:
-            kept.append(torch.from_numpy(showers).to(storage_dtype))
-    if not parts:
-        features = None
-    else:
-        features = ShowerFeatures.concatenate(parts)
-    n_kept = len(features) if features is not None else 0
+            kept[n_kept:n_kept + len(showers)] = torch.from_numpy(showers)
+        n_kept += len(showers)
+    features = ShowerFeatures.concatenate(parts) if parts else None
     return ShowerSummary(
         features=features,
         mean_shower=shower_sum / max(n_kept, 1),
         voxel_counts=voxel_counts,
         voxel_out_of_range=1 - n_voxels_in_range / max(n_voxels_nonzero, 1),
         n_invalid=n_invalid,
-        showers=torch.cat(kept) if kept else None,
+        showers=kept[:n_kept] if keep_showers else None,
     )
 
 

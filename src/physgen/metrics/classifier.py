@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import math
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
@@ -131,6 +132,7 @@ def classifier_two_sample_test(reference, generated, config: ClassifierConfig = 
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     loss_fn = torch.nn.BCEWithLogitsLoss()
     best = {"accuracy": -1.0, "epoch": -1, "state": None}
+    train_start = time.perf_counter()
     epochs_without_gain = 0
     bar = tqdm(range(config.max_epochs), desc=description, disable=not progress, unit="epoch")
     for epoch in bar:
@@ -155,6 +157,7 @@ def classifier_two_sample_test(reference, generated, config: ClassifierConfig = 
             epochs_without_gain += 1
             if config.patience is not None and epochs_without_gain >= config.patience:
                 break
+    train_seconds = time.perf_counter() - train_start
     model.load_state_dict(best["state"])
     model.eval()
     test_pred = _predict(model, samples, test[0], test[1], config.batch_size)
@@ -170,6 +173,8 @@ def classifier_two_sample_test(reference, generated, config: ClassifierConfig = 
         "jsd": (math.log(2) - bce) / math.log(2),
         "best_epoch": best["epoch"] + 1,
         "epochs_run": epoch + 1,
+        "train_s": train_seconds,
+        "seconds_per_epoch": train_seconds / (epoch + 1),
         "test_accuracy": best["accuracy"],
         "n_train": len(train[1]), "n_test": len(test[1]), "n_validation": len(val[2]),
         "config": asdict(config),

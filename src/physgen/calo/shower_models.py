@@ -1,0 +1,257 @@
+"""Calorimeter shower surrogates on physgen's flows: ``coupling`` (CaloINN style, one
+coupling flow over all voxels) and ``caloflow`` (CaloFlow style: flow I for the layer
+energies given E_inc, flow II for the normalised shower given the layer energies).
+
+Every model takes and returns physical showers (MeV). The physics preprocessing lives here
+(energy normalisation, dequantisation noise below the readout threshold); the generic
+invertible part (logit, standardisation) lives in the flow. Samples are never NaN or
+negative, and voxels below the geometry's threshold are zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from physgen.calo.geometry import Geometry, get_geometry
+from physgen.core.atomic import atomic_path
+from physgen.core.config import from_dict
+from physgen.core.training import TrainingConfig, fit
+from physgen.models.flows import ConditionalFlow, FlowConfig
+from physgen.models.preprocessing import Chain, Logit, Standardize
+
+LOG_E_CENTRE, LOG_E_SCALE = 4.0, 1.5  # log10(MeV) of 10 GeV, and a scale of 1.5 decades
+TOTAL_ENERGY_CAP = 1.5  # E_tot / E_inc is bounded by this in the flow I representation
+
+
+@dataclass(frozen=True)
+class ShowerModelConfig:
+    model: str = "coupling"
+    flow: FlowConfig = field(default_factory=FlowConfig)
+    energy_flow: FlowConfig = field(default_factory=lambda: FlowConfig(kind="nsf", transforms=4,
+                                                                        hidden=(128, 128)))
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    dequantization_mev: float | None = None  # uniform noise on voxels; default: the threshold
+
+
+def _log_energy(incident_mev: torch.Tensor) -> torch.Tensor:
+    return ((torch.log10(incident_mev) - LOG_E_CENTRE) / LOG_E_SCALE).unsqueeze(1)
+
+
+def _logit_standardize(features: int) -> Chain:
+    return Chain(Logit(1e-6), Standardize(features))
+
+
+class ShowerModel(nn.Module):
+    """Shared contract: fit, sample, log_prob, save, load."""
+
+    name = "base"
+
+    def __init__(self, geometry: Geometry, config: ShowerModelConfig):
+        super().__init__()
+        self.geometry, self.config = geometry, config
+        noise = config.dequantization_mev
+        self.noise_mev = geometry.threshold_mev if noise is None else noise
+
+    # --- subclass hooks --------------------------------------------------------------
+    def _flows(self) -> list[tuple[str, ConditionalFlow]]:
+        raise NotImplementedError
+
+    def _training_inputs(self, energies, showers, flow_name: str):
+        raise NotImplementedError
+
+    def _generate(self, energies: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        raise NotImplementedError
+
+    # --- contract --------------------------------------------------------------------
+    def dequantize(self, showers: torch.Tensor, generator=None) -> torch.Tensor:
+        noise = torch.rand(showers.shape, generator=generator, dtype=showers.dtype)
+        return showers + noise * self.noise_mev
+
+    def fit(self, incident_mev: np.ndarray, showers_mev: np.ndarray, run_dir=None,
+            resume: bool = False, progress: bool = True) -> dict:
+        """Train every flow of the model on physical showers (MeV)."""
+        energies = torch.as_tensor(np.asarray(incident_mev, np.float32))
+        generator = torch.Generator().manual_seed(self.config.training.seed)
+        showers = self.dequantize(torch.as_tensor(np.asarray(showers_mev, np.float32)), generator)
+        histories = {}
+        for flow_name, flow in self._flows():
+            x, c = self._training_inputs(energies, showers, flow_name)
+            flow.preprocessing.transforms[-1].fit(flow.preprocessing.transforms[0](x)[0])
+            flow_dir = Path(run_dir) / flow_name if run_dir is not None else None
+            histories[flow_name] = fit(
+                flow, lambda model, xb, cb: -model.log_prob(xb, cb).mean() / xb.shape[1],
+                (x, c), self.config.training, flow_dir, resume, progress,
+                description=f"{self.name}:{flow_name}")
+        return histories
+
+    @torch.no_grad()
+    def sample(self, incident_mev, batch_size: int = 1000, seed: int = 0,
+               progress: bool = False) -> np.ndarray:
+        """One shower (MeV, float32) per incident energy (MeV)."""
+        from tqdm import tqdm
+
+        self.eval()
+        device = next(self.parameters()).device
+        energies = torch.as_tensor(np.asarray(incident_mev, np.float32)).reshape(-1)
+        generator = torch.Generator(device=device).manual_seed(seed)
+        out = np.empty((len(energies), self.geometry.n_voxels), np.float32)
+        for begin in tqdm(range(0, len(energies), batch_size), disable=not progress,
+                          desc="generating", unit="batch"):
+            batch = energies[begin:begin + batch_size].to(device)
+            showers = self._clean(self._generate(batch, generator))
+            out[begin:begin + len(batch)] = showers.cpu().numpy()
+        return out
+
+    def _clean(self, showers: torch.Tensor) -> torch.Tensor:
+        showers = torch.nan_to_num(showers, nan=0.0, posinf=0.0, neginf=0.0)
+        return torch.where(showers < self.geometry.threshold_mev, 0.0, showers)
+
+    def save(self, path) -> None:
+        payload = {"model": self.name, "geometry": self.geometry.name,
+                   "config": asdict(self.config), "state_dict": self.state_dict()}
+        with atomic_path(path) as tmp:
+            torch.save(payload, tmp)
+
+    @staticmethod
+    def load(path) -> ShowerModel:
+        payload = torch.load(path, map_location="cpu", weights_only=False)
+        config = from_dict(ShowerModelConfig, payload["config"], str(path))
+        model = build_model(get_geometry(payload["geometry"]), config)
+        model.load_state_dict(payload["state_dict"])
+        model.eval()
+        return model
+
+
+class _LayerEnergyRepresentation(ShowerModel):
+    """Showers as (layer-energy ratios, per-layer normalised shapes), as in CaloFlow/CaloINN.
+
+    Ratios: E_tot / (1.5 E_inc) and E_i / sum_{j >= i} E_j, all in [0, 1]; shapes:
+    voxel / E_layer in [0, 1]. Decoding renormalises each sampled layer shape to sum to one,
+    so the layer energies come from the ratios alone.
+    """
+
+    def __init__(self, geometry: Geometry, config: ShowerModelConfig):
+        super().__init__(geometry, config)
+        matrix = torch.zeros(geometry.n_voxels, geometry.n_layers)
+        for index, sl in enumerate(geometry.layer_slices):
+            matrix[sl, index] = 1
+        self.register_buffer("layer_matrix", matrix)
+
+    def _layer_energies(self, showers):
+        return showers @ self.layer_matrix
+
+    @staticmethod
+    def _energy_ratios(e_layer, energies):
+        remaining = torch.flip(torch.cumsum(torch.flip(e_layer, [1]), 1), [1])
+        ratios = e_layer[:, :-1] / remaining[:, :-1].clamp_min(1e-12)
+        first = remaining[:, :1] / (TOTAL_ENERGY_CAP * energies[:, None])
+        return torch.cat([first, ratios], 1).clamp(0, 1)
+
+    @staticmethod
+    def _layers_from_ratios(ratios, energies):
+        remaining = ratios[:, 0] * TOTAL_ENERGY_CAP * energies
+        layers = []
+        for index in range(1, ratios.shape[1]):
+            layer = ratios[:, index] * remaining
+            layers.append(layer)
+            remaining = remaining - layer
+        layers.append(remaining)
+        return torch.stack(layers, 1).clamp_min(0)
+
+    def _shapes(self, showers, e_layer):
+        return (showers / (e_layer @ self.layer_matrix.T).clamp_min(1e-12)).clamp(0, 1)
+
+    def _assemble(self, ratios, shape, energies):
+        e_layer = self._layers_from_ratios(ratios.clamp(0, 1), energies)
+        shape = shape.clamp(0, 1)
+        sums = (shape @ self.layer_matrix) @ self.layer_matrix.T
+        return shape / sums.clamp_min(1e-12) * (e_layer @ self.layer_matrix.T)
+
+    def log_prob(self, showers_mev, incident_mev):
+        """Sum of the flows' log densities in the model's variables (ratios, shapes)."""
+        lp = 0
+        for name, flow in self._flows():
+            x, c = self._training_inputs(incident_mev, showers_mev, name)
+            lp = lp + flow.log_prob(x, c)
+        return lp
+
+
+class CouplingShowerModel(_LayerEnergyRepresentation):
+    """CaloINN style: one conditional coupling flow over (layer-energy ratios, shapes) | E_inc."""
+
+    name = "coupling"
+
+    def __init__(self, geometry: Geometry, config: ShowerModelConfig):
+        super().__init__(geometry, config)
+        n = geometry.n_layers + geometry.n_voxels
+        self.flow = ConditionalFlow(n, 1, config.flow, _logit_standardize(n), seed=config.training.seed)
+
+    def _flows(self):
+        return [("flow", self.flow)]
+
+    def _training_inputs(self, energies, showers, flow_name):
+        e_layer = self._layer_energies(showers)
+        features = torch.cat([self._energy_ratios(e_layer, energies), self._shapes(showers, e_layer)], 1)
+        return features, _log_energy(energies)
+
+    def _generate(self, energies, generator):
+        sample = self.flow.sample(_log_energy(energies), generator)
+        n_layers = self.geometry.n_layers
+        return self._assemble(sample[:, :n_layers], sample[:, n_layers:], energies)
+
+
+class CaloFlowShowerModel(_LayerEnergyRepresentation):
+    """CaloFlow style: flow I p(layer-energy ratios | E_inc), flow II p(shapes | E_layer, E_inc)."""
+
+    name = "caloflow"
+
+    def __init__(self, geometry: Geometry, config: ShowerModelConfig):
+        super().__init__(geometry, config)
+        n_layers = geometry.n_layers
+        self.energy_flow = ConditionalFlow(n_layers, 1, config.energy_flow,
+                                           _logit_standardize(n_layers), seed=config.training.seed)
+        self.shape_flow = ConditionalFlow(geometry.n_voxels, 1 + n_layers, config.flow,
+                                          _logit_standardize(geometry.n_voxels),
+                                          seed=config.training.seed + 1)
+
+    def _flows(self):
+        return [("energy_flow", self.energy_flow), ("shape_flow", self.shape_flow)]
+
+    def _shape_context(self, e_layer, energies):
+        return torch.cat([_log_energy(energies), torch.log10(e_layer + 1e-3) / 3], 1)
+
+    def _training_inputs(self, energies, showers, flow_name):
+        e_layer = self._layer_energies(showers)
+        if flow_name == "energy_flow":
+            return self._energy_ratios(e_layer, energies), _log_energy(energies)
+        return self._shapes(showers, e_layer), self._shape_context(e_layer, energies)
+
+    def _generate(self, energies, generator):
+        ratios = self.energy_flow.sample(_log_energy(energies), generator).clamp(0, 1)
+        e_layer = self._layers_from_ratios(ratios, energies)
+        shape = self.shape_flow.sample(self._shape_context(e_layer, energies), generator)
+        return self._assemble(ratios, shape, energies)
+
+
+MODELS = {cls.name: cls for cls in (CouplingShowerModel, CaloFlowShowerModel)}
+
+
+def build_model(geometry: Geometry, config: ShowerModelConfig) -> ShowerModel:
+    if config.model not in MODELS:
+        from physgen.core.errors import PhysgenInputError
+
+        raise PhysgenInputError(f"unknown model '{config.model}': use one of {', '.join(MODELS)}")
+    return MODELS[config.model](geometry, config)
+
+
+def parameter_count(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+__all__ = ["ShowerModelConfig", "ShowerModel", "CouplingShowerModel", "CaloFlowShowerModel",
+           "build_model", "MODELS", "parameter_count"]

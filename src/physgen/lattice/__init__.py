@@ -1,0 +1,1 @@
+"""Lattice spin systems: models, exact solutions, neural samplers and their estimators."""

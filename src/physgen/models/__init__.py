@@ -1,0 +1,1 @@
+"""Generative model families, tensors in and tensors out, no physics inside."""

@@ -1,0 +1,40 @@
+from dataclasses import dataclass, field
+
+import pytest
+
+from physgen.core.config import load_config
+from physgen.core.errors import PhysgenInputError
+
+
+@dataclass(frozen=True)
+class Inner:
+    width: int = 8
+    sizes: tuple[int, ...] = (1, 2)
+
+
+@dataclass(frozen=True)
+class Outer:
+    name: str = "x"
+    inner: Inner = field(default_factory=Inner)
+
+
+def test_yaml_and_toml(tmp_path):
+    (tmp_path / "a.yaml").write_text("name: y\ninner:\n  width: 3\n  sizes: [4, 5]\n")
+    (tmp_path / "a.toml").write_text('name = "z"\n[inner]\nwidth = 7\n')
+    assert load_config(Outer, tmp_path / "a.yaml") == Outer("y", Inner(3, (4, 5)))
+    assert load_config(Outer, tmp_path / "a.toml") == Outer("z", Inner(7))
+    assert load_config(Outer, None, {"name": "o"}).name == "o"
+
+
+def test_unknown_setting_is_an_error(tmp_path):
+    (tmp_path / "bad.yaml").write_text("inner:\n  widht: 3\n")
+    with pytest.raises(PhysgenInputError, match=r"unknown setting\(s\) widht; allowed: width, sizes"):
+        load_config(Outer, tmp_path / "bad.yaml")
+
+
+def test_unreadable_config(tmp_path):
+    (tmp_path / "bad.toml").write_text("name = ")
+    with pytest.raises(PhysgenInputError, match="not valid TOML"):
+        load_config(Outer, tmp_path / "bad.toml")
+    with pytest.raises(PhysgenInputError, match="cannot read config"):
+        load_config(Outer, tmp_path / "missing.yaml")

@@ -1,0 +1,69 @@
+import pytest
+import torch
+
+from physgen.models.flows import ConditionalFlow, FlowConfig
+from physgen.models.preprocessing import Chain, Log, Logit, Standardize
+
+KINDS = ["coupling-rqs", "coupling-affine", "maf", "nsf"]
+
+
+def randomized_flow(kind, features=4, context=2, preprocessing=None):
+    torch.manual_seed(0)
+    flow = ConditionalFlow(features, context, FlowConfig(kind=kind, transforms=4, hidden=(16,)),
+                           preprocessing)
+    with torch.no_grad():  # leave the identity initialisation so the test means something
+        for parameter in flow.parameters():
+            parameter.add_(0.1 * torch.randn_like(parameter))
+    return flow
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_flow_inverts_itself(kind):
+    flow = randomized_flow(kind)
+    x, c = torch.randn(64, 4), torch.randn(64, 2)
+    z, _ = flow.to_latent(x, c)
+    assert (z - x).abs().max() > 1e-2  # not the identity
+    assert torch.allclose(flow.from_latent(z, c), x, atol=1e-4)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_log_det_matches_autograd_jacobian(kind):
+    flow = randomized_flow(kind, features=3, context=1)
+    x, c = torch.randn(1, 3), torch.randn(1, 1)
+    _, ladj = flow.to_latent(x, c)
+    jacobian = torch.autograd.functional.jacobian(lambda v: flow.to_latent(v, c)[0], x)
+    assert ladj.item() == pytest.approx(torch.linalg.slogdet(jacobian.reshape(3, 3))[1].item(),
+                                        abs=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["coupling-rqs", "nsf"])
+def test_log_prob_is_a_normalised_density(kind):
+    flow = randomized_flow(kind, features=2, context=1)
+    axis = torch.linspace(-12, 12, 601)
+    grid = torch.cartesian_prod(axis, axis)
+    density = flow.log_prob(grid, torch.full((len(grid), 1), 0.3)).exp().detach().reshape(601, 601)
+    integral = torch.trapezoid(torch.trapezoid(density, axis, dim=1), axis).item()
+    assert integral == pytest.approx(1.0, abs=2e-3)
+
+
+def test_preprocessing_round_trip_and_log_det():
+    x = torch.rand(50, 3) * 0.98 + 0.01
+    chain = Chain(Logit(1e-6), Standardize(3))
+    chain.transforms[1].fit(chain.transforms[0](x)[0])
+    y, ladj = chain(x)
+    assert torch.allclose(chain.inverse(y), x, atol=1e-5)
+    jacobian = torch.autograd.functional.jacobian(lambda v: chain(v)[0], x[:1])
+    assert ladj[0].item() == pytest.approx(torch.logdet(jacobian.reshape(3, 3)).item(), abs=1e-4)
+    log = Log(1e-3)
+    values = torch.rand(10, 2)
+    assert torch.allclose(log.inverse(log(values)[0]), values, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", ["coupling-affine", "nsf"])
+def test_preprocessed_flow_inverts_to_original_space(kind):
+    chain = Chain(Logit(1e-6), Standardize(4))
+    flow = randomized_flow(kind, preprocessing=chain)
+    x, c = torch.rand(32, 4) * 0.9 + 0.05, torch.randn(32, 2)
+    chain.transforms[1].fit(chain.transforms[0](x)[0])
+    z, _ = flow.to_latent(x, c)
+    assert torch.allclose(flow.from_latent(z, c), x, atol=1e-4)
