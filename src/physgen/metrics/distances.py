@@ -2,7 +2,9 @@
 
 Definitions after Kansal et al., "Evaluating generative models in high energy physics"
 (Phys. Rev. D 107, 076017 (2023)), as implemented in the JetNet package:
-- features are scaled by the maximum absolute value of each reference feature;
+- features are scaled by the maximum absolute value of each reference feature (a feature
+  that is zero to within 1e-6 in the reference, e.g. a width in a layer that never holds two
+  hits, is left unscaled: dividing by its float round-off would blow the distance up);
 - FPD: the Frechet distance ||mu1 - mu2||^2 + Tr(S1 + S2 - 2 (S1 S2)^(1/2)) of Gaussian fits,
   averaged over random subsets of size N for N between min and max samples, then linearly
   extrapolated in 1/N to infinite N (the intercept is FPD, its fit error the uncertainty);
@@ -22,7 +24,7 @@ def _scale(reference: np.ndarray, generated: np.ndarray) -> tuple[np.ndarray, np
     reference = np.asarray(reference, dtype=np.float64)
     generated = np.asarray(generated, dtype=np.float64)
     scale = np.max(np.abs(reference), axis=0)
-    scale[scale == 0] = 1.0
+    scale[scale < 1e-6] = 1.0
     return reference / scale, generated / scale
 
 
