@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from physgen.core.atomic import atomic_path
 
-__all__ = ["TrainingConfig", "TrainingDiverged", "fit"]
+__all__ = ["TrainingConfig", "StepConfig", "TrainingDiverged", "fit", "optimize"]
 
 
 @dataclass(frozen=True)
@@ -169,3 +169,71 @@ def _save_checkpoint(path, model, optimizer, scheduler, state, rng, config) -> N
                     "scheduler": scheduler.state_dict(), "state": state,
                     "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
                     "config": asdict(config)}, tmp)
+
+
+@dataclass(frozen=True)
+class StepConfig:
+    """Training without a data set (e.g. reverse KL to a known density): a number of steps."""
+
+    steps: int = 3000
+    learning_rate: float = 1e-3
+    schedule: str = "constant"
+    grad_clip: float | None = 1.0
+    nan_policy: str = "skip"
+    max_skipped_batches: int = 50
+    checkpoint_every: int = 100
+    seed: int = 0
+    device: str = "cpu"
+
+    @property
+    def epochs(self) -> int:  # the scheduler counts one "epoch" of `steps` steps
+        return 1
+
+
+def optimize(model: torch.nn.Module, step_loss: Callable[[int], tuple[torch.Tensor, dict]],
+             config: StepConfig, run_dir=None, resume: bool = False, progress: bool = True,
+             description: str = "optimizing") -> dict:
+    """Minimise ``step_loss(step) -> (loss, metrics)`` for ``config.steps`` steps, with the same
+    checkpointing, resume, NaN guard and progress bar as ``fit``. Returns the history."""
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    model.to(config.device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    scheduler = _scheduler(optimizer, config, config.steps)
+    state = {"epoch": 0, "history": [], "skipped": 0}
+    checkpoint = Path(run_dir) / "checkpoint.pt" if run_dir is not None else None
+    if resume and checkpoint is not None and checkpoint.exists():
+        saved = torch.load(checkpoint, map_location=config.device, weights_only=False)
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        state = saved["state"]
+        torch.set_rng_state(saved["torch_rng"])
+    bar = tqdm(total=config.steps, initial=state["epoch"], desc=description, unit="step",
+               disable=not progress)
+    started = time.perf_counter()
+    while state["epoch"] < config.steps:
+        loss, metrics = step_loss(state["epoch"])
+        optimizer.zero_grad(set_to_none=True)
+        if not torch.isfinite(loss):
+            state["skipped"] += 1
+            if config.nan_policy == "stop" or state["skipped"] > config.max_skipped_batches:
+                raise TrainingDiverged(f"non-finite loss at step {state['epoch'] + 1}: lower the "
+                                       "learning rate or enable grad_clip")
+        else:
+            loss.backward()
+            if config.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            scheduler.step()
+        state["epoch"] += 1
+        state["history"].append({"step": state["epoch"], **metrics})
+        bar.update(1)
+        if state["epoch"] % 10 == 0:
+            bar.set_postfix({k: f"{v:.5g}" for k, v in metrics.items()})
+        if checkpoint is not None and (state["epoch"] % config.checkpoint_every == 0
+                                       or state["epoch"] == config.steps):
+            _save_checkpoint(checkpoint, model, optimizer, scheduler, state, rng, config)
+    bar.close()
+    return {"history": state["history"], "steps": state["epoch"], "skipped": state["skipped"],
+            "seconds": time.perf_counter() - started, "config": asdict(config)}

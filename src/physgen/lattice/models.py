@@ -1,7 +1,7 @@
 """Lattice spin models with vectorised energies (periodic boundaries).
 
-Spins are integer arrays of shape (batch, *lattice): Ising spins take values -1/+1, Potts
-spins 0..q-1, Z2 gauge links -1/+1 on the (2, L, L) links of a square lattice.
+Spins are arrays (numpy or torch) of shape (batch, *lattice): Ising spins take values
+-1/+1, Potts spins 0..q-1, Z2 gauge links -1/+1 on the (2, L, L) links of a square lattice.
 """
 
 from __future__ import annotations
@@ -9,6 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
+
+
+def _roll(x, axis: int):
+    return torch.roll(x, -1, dims=axis) if torch.is_tensor(x) else np.roll(x, -1, axis=axis)
+
+
+def _as_batch(x, shape):
+    return x.reshape(-1, *shape) if torch.is_tensor(x) else np.asarray(x).reshape(-1, *shape)
 
 __all__ = ["Ising", "Potts", "Z2Gauge", "spins_from_bits"]
 
@@ -16,7 +25,7 @@ __all__ = ["Ising", "Potts", "Z2Gauge", "spins_from_bits"]
 def _neighbour_sum(spins, axis_count: int, product):
     total = 0
     for axis in range(1, axis_count + 1):
-        total = total + product(spins, np.roll(spins, -1, axis=axis))
+        total = total + product(spins, _roll(spins, axis))
     return total
 
 
@@ -38,7 +47,7 @@ class Ising:
         return self.L**self.dim
 
     def energy(self, spins) -> np.ndarray:
-        spins = np.asarray(spins).reshape(-1, *self.shape)
+        spins = _as_batch(spins, self.shape)
         bonds = _neighbour_sum(spins, self.dim, lambda a, b: a * b)
         axes = tuple(range(1, self.dim + 1))
         return -self.J * bonds.sum(axis=axes) - self.h * spins.sum(axis=axes)
@@ -62,8 +71,8 @@ class Potts:
         return self.L**self.dim
 
     def energy(self, spins) -> np.ndarray:
-        spins = np.asarray(spins).reshape(-1, *self.shape)
-        equal = _neighbour_sum(spins, self.dim, lambda a, b: (a == b).astype(np.int64))
+        spins = _as_batch(spins, self.shape)
+        equal = _neighbour_sum(spins, self.dim, lambda a, b: 1 * (a == b))
         return -self.J * equal.sum(axis=tuple(range(1, self.dim + 1)))
 
 
@@ -84,9 +93,9 @@ class Z2Gauge:
         return 2 * self.L**2
 
     def energy(self, links) -> np.ndarray:
-        links = np.asarray(links).reshape(-1, 2, self.L, self.L)
+        links = _as_batch(links, (2, self.L, self.L))
         ux, uy = links[:, 0], links[:, 1]
-        plaquettes = ux * np.roll(uy, -1, axis=1) * np.roll(ux, -1, axis=2) * uy
+        plaquettes = ux * _roll(uy, 1) * _roll(ux, 2) * uy
         return -self.J * plaquettes.sum(axis=(1, 2))
 
 

@@ -1,0 +1,103 @@
+import itertools
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from physgen.core.training import StepConfig
+from physgen.lattice.estimators import (
+    draw,
+    integrated_autocorrelation_time,
+    neural_mcmc,
+    nis_estimates,
+)
+from physgen.lattice.exact import kaufman_log_z
+from physgen.lattice.variational import (
+    SamplerConfig,
+    build_lattice,
+    lattice_spins,
+    load_sampler,
+    save_sampler,
+    train_sampler,
+)
+from physgen.models.autoregressive import MADE, AutoregressiveSampler, PixelCNN
+
+
+def all_configurations(n_sites, q=2):
+    return torch.tensor(list(itertools.product(range(q), repeat=n_sites)))
+
+
+@pytest.mark.parametrize(
+    ("conditional", "z2"),
+    [(MADE(9, 2, depth=1), False), (MADE(9, 2, depth=1), True), (MADE(9, 3, depth=2, width=3), False),
+     (PixelCNN(3, 2, depth=2, width=4, kernel=3), True), (PixelCNN(3, 3, depth=3, width=4), False)],
+)
+def test_log_q_is_normalised_and_sampling_follows_it(conditional, z2):
+    torch.manual_seed(0)
+    sampler = AutoregressiveSampler(conditional, z2)
+    with torch.no_grad():
+        for parameter in sampler.parameters():
+            parameter.add_(0.5 * torch.randn_like(parameter))
+    configurations = all_configurations(9, conditional.q)
+    log_q = sampler.log_prob(configurations)
+    assert torch.logsumexp(log_q, 0).item() == pytest.approx(0.0, abs=1e-5)
+    spins = sampler.sample(4000, torch.Generator().manual_seed(1))
+    code = (spins * conditional.q ** torch.arange(8, -1, -1)).sum(1)
+    frequency = torch.bincount(code, minlength=len(configurations)).double() / 4000
+    probability = log_q.exp().double()
+    # chi-square-like bound: every cell within 5 standard deviations
+    sigma = torch.sqrt(probability * (1 - probability) / 4000) + 1e-4
+    assert ((frequency - probability).abs() / sigma).max() < 5
+
+
+def test_trained_van_reproduces_kaufman_on_4x4(tmp_path):
+    config = SamplerConfig(L=4, beta=0.4406868, batch_size=500,
+                           optimizer=StepConfig(steps=800, learning_rate=2e-3, seed=0))
+    sampler, history = train_sampler(config, tmp_path / "run", progress=False)
+    lattice = build_lattice(config)
+    log_q, energies = draw(sampler, lambda s: lattice.energy(lattice_spins(config, s).view(-1, 4, 4)),
+                           config.beta, 20000, seed=3)
+    result = nis_estimates(log_q, energies, config.beta, 16)
+    exact = kaufman_log_z(config.beta, 4)
+    assert abs(result["log_z"] - exact) < 4 * result["log_z_err"] + 1e-4
+    assert result["ess_fraction"] > 0.5
+    # the variational bound holds: F_q >= F
+    assert result["variational_free_energy_per_site"] >= -exact / (config.beta * 16) - 1e-9
+    assert neural_mcmc(log_q, energies, config.beta)["acceptance"] > 0.5
+    save_sampler(tmp_path / "sampler.pt", sampler, config)
+    again, again_config = load_sampler(tmp_path / "sampler.pt")
+    spins = sampler.sample(10, torch.Generator().manual_seed(0))
+    assert torch.allclose(again.log_prob(spins), sampler.log_prob(spins))
+    assert again_config == config
+
+
+def test_nis_with_exact_proposal_has_no_variance():
+    rng = np.random.default_rng(0)
+    energies = rng.normal(size=1000)
+    beta, log_z = 0.7, 3.0
+    log_q = -beta * energies - log_z  # q is exactly the Boltzmann density
+    result = nis_estimates(log_q, energies, beta, n_sites=10)
+    assert result["log_z"] == pytest.approx(log_z)
+    assert result["log_z_err"] == pytest.approx(0, abs=1e-12)
+    assert result["ess_fraction"] == pytest.approx(1.0)
+    assert neural_mcmc(log_q, energies, beta)["acceptance"] == 1.0
+
+
+def test_autocorrelation_time():
+    rng = np.random.default_rng(1)
+    assert integrated_autocorrelation_time(rng.normal(size=20000)) == pytest.approx(0.5, abs=0.05)
+    # AR(1) with coefficient a: tau_int = (1 + a) / (2 (1 - a))
+    a, x = 0.8, np.zeros(200000)
+    noise = rng.normal(size=len(x))
+    for t in range(1, len(x)):
+        x[t] = a * x[t - 1] + noise[t]
+    assert integrated_autocorrelation_time(x) == pytest.approx((1 + a) / (2 * (1 - a)), rel=0.1)
+
+
+def test_ess_of_known_weights():
+    log_q = np.zeros(4)
+    energies = -np.log(np.array([1.0, 1.0, 2.0, 4.0]))  # beta = 1: w = 1, 1, 2, 4
+    result = nis_estimates(log_q, energies, 1.0, 1)
+    assert result["ess_fraction"] == pytest.approx(64 / (4 * 22))
+    assert result["log_z"] == pytest.approx(math.log(2))
