@@ -29,15 +29,21 @@ def make_file(path: Path, n: int, n_voxels: int, seed: int) -> None:
 
     from physgen.calo.io import ShowerWriter
 
+    from physgen.calo.geometry import get_geometry
+
     rng = np.random.default_rng(seed)
-    repeat = n_voxels // 6480
+    coarse_of_fine = None
+    if n_voxels != 6480:  # ds3-sized: share each ds2 voxel among the ds3 voxels inside it
+        ds2, ds3 = get_geometry("ds2"), get_geometry("ds3")
+        layer, alpha, r = ds3.voxel_to_bins(np.arange(ds3.n_voxels))
+        coarse_of_fine = ds2.bins_to_voxel(layer, alpha * 16 // 50, r // 2)
+        counts = np.bincount(coarse_of_fine, minlength=6480)
     with ShowerWriter(path, n_voxels, {"generator": "benchmarks synthetic"}) as writer:
         for start in range(0, n, 5000):
             energies, showers = synthetic_ds2_showers(min(5000, n - start), rng)
-            if repeat > 1:  # ds3-sized: spread each voxel over `repeat` finer voxels
-                showers = np.repeat(showers.reshape(len(showers), 45, 144), repeat, axis=2)
-                showers = (showers / repeat).reshape(len(showers), -1)
-            writer.append(energies, showers)
+            if coarse_of_fine is not None:
+                showers = showers[:, coarse_of_fine] / counts[coarse_of_fine]
+            writer.append(energies, showers.astype(np.float32))
 
 
 def main() -> None:
