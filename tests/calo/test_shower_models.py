@@ -81,3 +81,29 @@ def test_sampling_is_deterministic_per_seed_and_batch_independent():
     model = build_model(GEOMETRY, tiny_config("coupling", epochs=1))
     model.fit(energies, showers, progress=False)
     assert np.array_equal(model.sample(energies, 60, seed=1), model.sample(energies, 60, seed=1))
+
+
+@pytest.mark.parametrize(("model_name", "samplers"),
+                         [("diffusion", ["heun", "dpmpp2m", "ddpm"]), ("flow-matching", ["euler", "midpoint"])])
+def test_diffusion_and_flow_matching_models(model_name, samplers, tmp_path):
+    from physgen.calo.training_run import _choose_sampler
+    from physgen.core.errors import PhysgenInputError
+    from physgen.models.diffusion import DenoiserConfig
+
+    energies, showers = tiny_data(150)
+    config = ShowerModelConfig(model=model_name, steps=6,
+                               denoiser=DenoiserConfig(hidden=32, blocks=1, embedding=8),
+                               training=TrainingConfig(epochs=4, batch_size=50, patience=None))
+    model = build_model(GEOMETRY, config)
+    history = model.fit(energies, showers, progress=False)["network"]["history"]
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    model.save(tmp_path / "model.pt")
+    again = ShowerModel.load(tmp_path / "model.pt")
+    for sampler in samplers:
+        _choose_sampler(again, sampler, 4)
+        _choose_sampler(model, sampler, 4)
+        generated = again.sample(energies[:12], batch_size=5, seed=1)
+        assert np.isfinite(generated).all() and (generated >= 0).all()
+        assert np.array_equal(generated, model.sample(energies[:12], batch_size=5, seed=1))
+    with pytest.raises(PhysgenInputError, match="not available"):
+        _choose_sampler(again, "no-such-sampler", None)

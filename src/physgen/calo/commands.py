@@ -264,8 +264,9 @@ def evaluate(generated, reference, out_dir, metrics, quick, epochs, patience, ge
 
 
 @calo.command()
-@click.option("--model", "model_name", default="coupling", show_default=True,
-              type=click.Choice(["coupling", "caloflow"]), help="Shower model family.")
+@click.option("--model", "model_name", default="caloflow", show_default=True,
+              type=click.Choice(["caloflow", "coupling", "diffusion", "flow-matching"]),
+              help="Shower model family.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path),
               help="YAML or TOML file with model and training settings (see docs/calo.md).")
 @click.option("--data", required=True, type=click.Path(path_type=Path),
@@ -296,12 +297,16 @@ def train(model_name, config_path, data, run_dir, epochs, device, seed, resume):
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Output HDF5 file.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto.")
+@click.option("--sampler", default=None,
+              help="diffusion: euler, heun, edm, dpmpp2m, lms, unipc, restart, ddpm; "
+                   "flow-matching: euler, midpoint (default: the model's config).")
+@click.option("--steps", type=int, default=None, help="Noise levels / time steps of the sampler.")
 @friendly_errors
-def generate(run_dir, energies, n_events, batch_size, seed, out, device):
+def generate(run_dir, energies, n_events, batch_size, seed, out, device, sampler, steps):
     """Generate showers with a trained model into a CaloChallenge file."""
     from physgen.calo.training_run import generate_run
 
-    result = generate_run(run_dir, energies, n_events, batch_size, seed, out, device)
+    result = generate_run(run_dir, energies, n_events, batch_size, seed, out, device, sampler, steps)
     click.echo(f"{out}: {result['n_showers']} showers in {result['wall_s']:.1f} s "
                f"({1e3 * result['wall_s'] / result['n_showers']:.3f} ms per shower at batch "
                f"{batch_size})")

@@ -21,6 +21,7 @@ from physgen.calo.geometry import Geometry, get_geometry
 from physgen.core.atomic import atomic_path
 from physgen.core.config import from_dict
 from physgen.core.training import TrainingConfig, fit
+from physgen.models.diffusion import DenoiserConfig
 from physgen.models.flows import ConditionalFlow, FlowConfig
 from physgen.models.preprocessing import Chain, Logit, Standardize
 
@@ -36,6 +37,9 @@ class ShowerModelConfig:
                                                                         hidden=(128, 128)))
     training: TrainingConfig = field(default_factory=TrainingConfig)
     dequantization_mev: float | None = None  # uniform noise on voxels; default: the threshold
+    denoiser: DenoiserConfig = field(default_factory=DenoiserConfig)
+    sampler: str = "heun"  # default sampler of the diffusion model (generate --sampler overrides)
+    steps: int = 32  # default number of noise levels / time steps
 
 
 def _log_energy(incident_mev: torch.Tensor) -> torch.Tensor:
@@ -84,10 +88,14 @@ class ShowerModel(nn.Module):
             flow.preprocessing.transforms[-1].fit(flow.preprocessing.transforms[0](x)[0])
             flow_dir = Path(run_dir) / flow_name if run_dir is not None else None
             histories[flow_name] = fit(
-                flow, lambda model, xb, cb: -model.log_prob(xb, cb).mean() / xb.shape[1],
-                (x, c), self.config.training, flow_dir, resume, progress,
+                flow, self._loss, (x, c), self.config.training, flow_dir, resume, progress,
                 description=f"{self.name}:{flow_name}")
         return histories
+
+    @staticmethod
+    def _loss(model, x, c):
+        """Negative log-likelihood per dimension (flows); generative models override it."""
+        return -model.log_prob(x, c).mean() / x.shape[1]
 
     @torch.no_grad()
     def sample(self, incident_mev, batch_size: int = 1000, seed: int = 0,
@@ -242,6 +250,9 @@ MODELS = {cls.name: cls for cls in (CouplingShowerModel, CaloFlowShowerModel)}
 
 
 def build_model(geometry: Geometry, config: ShowerModelConfig) -> ShowerModel:
+    if not MODELS.keys() >= {"diffusion", "flow-matching"}:
+        from physgen.calo import diffusion_models  # noqa: F401  (registers its models)
+
     if config.model not in MODELS:
         from physgen.core.errors import PhysgenInputError
 

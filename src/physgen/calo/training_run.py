@@ -68,11 +68,12 @@ def _incident_energies(spec: str, n_events, seed: int) -> np.ndarray:
 
 
 def generate_run(run_dir, energies_spec: str, n_events, batch_size: int, seed: int, out,
-                 device: str = "cpu") -> dict:
+                 device: str = "cpu", sampler: str | None = None, steps: int | None = None) -> dict:
     run_dir = Path(run_dir)
     if not (run_dir / "model.pt").exists():
         raise PhysgenInputError(f"{run_dir} holds no model.pt: train one with `physgen calo train`")
     model = ShowerModel.load(run_dir / "model.pt").to(resolve_device(device))
+    _choose_sampler(model, sampler, steps)
     energies = _incident_energies(energies_spec, n_events, seed)
     started = time.perf_counter()
     showers = model.sample(energies, batch_size=batch_size, seed=seed, progress=True)
@@ -82,3 +83,24 @@ def generate_run(run_dir, energies_spec: str, n_events, batch_size: int, seed: i
         "batch_size": batch_size, "physgen_version": __version__,
         "config": json.dumps(asdict(model.config))})
     return {"n_showers": len(energies), "wall_s": wall}
+
+
+def _choose_sampler(model: ShowerModel, sampler: str | None, steps: int | None) -> None:
+    if sampler is None and steps is None:
+        return
+    if not hasattr(model, "sampler_name"):
+        raise PhysgenInputError(f"--sampler/--steps apply to diffusion and flow-matching models, "
+                                f"not to {model.name}")
+    if sampler is not None:
+        from physgen.calo.diffusion_models import FLOW_MATCHING_SAMPLERS
+        from physgen.models.samplers import SAMPLERS
+
+        allowed = FLOW_MATCHING_SAMPLERS if model.name == "flow-matching" else SAMPLERS
+        if sampler not in allowed:
+            raise PhysgenInputError(f"sampler '{sampler}' is not available for {model.name}: "
+                                    f"use one of {', '.join(allowed)}")
+        model.sampler_name = sampler
+    if steps is not None:
+        if steps < 1:
+            raise PhysgenInputError("--steps must be at least 1")
+        model.steps = steps
