@@ -26,10 +26,8 @@ from _common import machine, print_table, write_result  # noqa: E402
 
 def make_file(path: Path, n: int, n_voxels: int, seed: int) -> None:
     from features_speed import synthetic_ds2_showers
-
-    from physgen.calo.io import ShowerWriter
-
     from physgen.calo.geometry import get_geometry
+    from physgen.calo.io import ShowerWriter
 
     rng = np.random.default_rng(seed)
     coarse_of_fine = None
@@ -63,25 +61,52 @@ def main() -> None:
     out = args.scratch / f"eval_{args.voxels}_{args.n}"
     start = time.perf_counter()
     run = subprocess.run(
-        ["/usr/bin/time", "-v", "physgen", "calo", "evaluate", "--generated", str(paths[1]),
-         "--reference", str(paths[0]), "--out", str(out), "--epochs", str(args.epochs)],
-        capture_output=True, text=True)
+        [
+            "/usr/bin/time",
+            "-v",
+            "physgen",
+            "calo",
+            "evaluate",
+            "--generated",
+            str(paths[1]),
+            "--reference",
+            str(paths[0]),
+            "--out",
+            str(out),
+            "--epochs",
+            str(args.epochs),
+        ],
+        capture_output=True,
+        text=True,
+    )
     wall = time.perf_counter() - start
     if run.returncode:
         print(run.stderr[-3000:])
         raise SystemExit(run.returncode)
-    peak_kb = next(int(line.split()[-1]) for line in run.stderr.splitlines()
-                   if "Maximum resident set size" in line)
+    peak_kb = next(
+        int(line.split()[-1])
+        for line in run.stderr.splitlines()
+        if "Maximum resident set size" in line
+    )
     metrics = json.loads((out / "metrics.json").read_text())
     epoch_s = {k: v["seconds_per_epoch"] for k, v in metrics["classifiers"].items()}
     full_estimate = wall + sum(49 * v for v in epoch_s.values())
-    row = {"n_each": args.n, "voxels": args.voxels, "classifier_epochs": args.epochs,
-           "wall_s": wall, "peak_rss_gb": peak_kb / 1e6, "storage": metrics["classifier_storage"],
-           "s_per_epoch_low": epoch_s["low"], "s_per_epoch_high": epoch_s["high"],
-           "est_wall_50_epochs_s": full_estimate}
+    row = {
+        "n_each": args.n,
+        "voxels": args.voxels,
+        "classifier_epochs": args.epochs,
+        "wall_s": wall,
+        "peak_rss_gb": peak_kb / 1e6,
+        "storage": metrics["classifier_storage"],
+        "s_per_epoch_low": epoch_s["low"],
+        "s_per_epoch_high": epoch_s["high"],
+        "est_wall_50_epochs_s": full_estimate,
+    }
     print_table([row], list(row))
-    write_result(f"evaluate_memory_{args.voxels}", {"machine": machine(), "results": [row],
-                                                    "epoch_seconds": epoch_s})
+    write_result(
+        f"evaluate_memory_{args.voxels}",
+        {"machine": machine(), "results": [row], "epoch_seconds": epoch_s},
+    )
 
 
 if __name__ == "__main__":

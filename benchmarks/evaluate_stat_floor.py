@@ -17,11 +17,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, print_table, write_result  # noqa: E402
-
 from physgen.calo.evaluate import EvaluationConfig, evaluate  # noqa: E402
 
-KEYS = ("auc_low", "auc_low_normed", "auc_high", "jsd_low", "fpd", "kpd", "separation_mean",
-        "separation_etot_over_einc")
+KEYS = (
+    "auc_low",
+    "auc_low_normed",
+    "auc_high",
+    "jsd_low",
+    "fpd",
+    "kpd",
+    "separation_mean",
+    "separation_etot_over_einc",
+)
 
 
 def main() -> None:
@@ -39,16 +46,31 @@ def main() -> None:
         preset = get_preset("ds2-e-1-100GeV")
         generated, reference = preset.path("train"), preset.path("reference")
         if not (generated.exists() and reference.exists()):
-            raise SystemExit("simulate the preset first: physgen calo simulate --preset ds2-e-1-100GeV")
-    metrics = evaluate(generated, reference, args.out / args.tag, EvaluationConfig(quick=args.quick))
-    row = {"tag": args.tag, "n_each": metrics["n_reference"],
-           "classifier": "quick" if args.quick else "official",
-           **{k: metrics[k] for k in KEYS}, "auc_low_err": metrics["auc_low_err"],
-           "fpd_err": metrics["fpd_err"], "wall_s": metrics["wall_s"]}
+            raise SystemExit(
+                "simulate the preset first: physgen calo simulate --preset ds2-e-1-100GeV"
+            )
+    metrics = evaluate(
+        generated, reference, args.out / args.tag, EvaluationConfig(quick=args.quick)
+    )
+    row = {
+        "tag": args.tag,
+        "n_each": metrics["n_reference"],
+        "classifier": "quick" if args.quick else "official",
+        **{k: metrics[k] for k in KEYS},
+        "auc_low_err": metrics["auc_low_err"],
+        "fpd_err": metrics["fpd_err"],
+        "wall_s": metrics["wall_s"],
+    }
     print_table([row], list(row))
-    write_result(f"evaluate_stat_floor_{args.tag}",
-                 {"machine": machine(), "generated": str(generated), "reference": str(reference),
-                  "results": [row]})
+    write_result(
+        f"evaluate_stat_floor_{args.tag}",
+        {
+            "machine": machine(),
+            "generated": str(generated),
+            "reference": str(reference),
+            "results": [row],
+        },
+    )
 
 
 if __name__ == "__main__":

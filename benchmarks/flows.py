@@ -24,11 +24,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, print_table, write_result  # noqa: E402
-
 from physgen.calo.evaluate import EvaluationConfig, evaluate  # noqa: E402
 from physgen.calo.io import read_showers, write_showers  # noqa: E402
-from physgen.calo.training_run import train_run  # noqa: E402
 from physgen.calo.shower_models import ShowerModel  # noqa: E402
+from physgen.calo.training_run import train_run  # noqa: E402
 
 CONFIGS = Path(__file__).resolve().parent / "configs"
 
@@ -36,7 +35,9 @@ CONFIGS = Path(__file__).resolve().parent / "configs"
 def geant4_ms_per_shower(energies_mev: np.ndarray, seed: int = 99) -> float:
     from physgen.calo.simulate import SimulationConfig, _init_worker, _simulate_chunk
 
-    with multiprocessing.get_context("spawn").Pool(1, _init_worker, (SimulationConfig(seed=seed),)) as pool:
+    with multiprocessing.get_context("spawn").Pool(
+        1, _init_worker, (SimulationConfig(seed=seed),)
+    ) as pool:
         pool.apply(_simulate_chunk, ((0, energies_mev[:1]),))  # warm-up
         _, _, cpu_s, _ = pool.apply(_simulate_chunk, ((1, energies_mev),))
     return 1e3 * cpu_s / len(energies_mev)
@@ -83,23 +84,41 @@ def main() -> None:
         generated = run_dir / "generated.h5"
         showers = model.sample(ref_energies, batch_size=1000, seed=0)
         write_showers(generated, ref_energies, showers)
-        metrics = evaluate(generated, args.reference, run_dir / "evaluation",
-                           EvaluationConfig(quick=args.quick))
+        metrics = evaluate(
+            generated, args.reference, run_dir / "evaluation", EvaluationConfig(quick=args.quick)
+        )
         timing = {b: generation_ms(model, ref_energies, b) for b in (1, 100, 10000)}
         # Geant4 on the benchmark subset vs the model on all reference energies: both are
         # means over the same log-uniform spectrum
-        rows.append({"model": name, "auc_low": metrics["auc_low"], "auc_low_err": metrics["auc_low_err"],
-                     "auc_high": metrics["auc_high"], "fpd": metrics["fpd"],
-                     "separation_mean": metrics["separation_mean"],
-                     "ms_per_shower_b1": timing[1], "ms_per_shower_b100": timing[100],
-                     "ms_per_shower_b10000": timing[10000], "geant4_ms_per_shower": g4_ms,
-                     "speedup_vs_geant4": g4_ms / timing[10000], "train_s": train_s,
-                     "n_train": len(read_showers(args.train)[0]), "classifier": "quick" if args.quick else "official",
-                     "tag": args.tag})
+        rows.append(
+            {
+                "model": name,
+                "auc_low": metrics["auc_low"],
+                "auc_low_err": metrics["auc_low_err"],
+                "auc_high": metrics["auc_high"],
+                "fpd": metrics["fpd"],
+                "separation_mean": metrics["separation_mean"],
+                "ms_per_shower_b1": timing[1],
+                "ms_per_shower_b100": timing[100],
+                "ms_per_shower_b10000": timing[10000],
+                "geant4_ms_per_shower": g4_ms,
+                "speedup_vs_geant4": g4_ms / timing[10000],
+                "train_s": train_s,
+                "n_train": len(read_showers(args.train)[0]),
+                "classifier": "quick" if args.quick else "official",
+                "tag": args.tag,
+            }
+        )
     print_table(rows, list(rows[0]))
-    write_result("flows" if args.tag == "ds2-e-1-100GeV" else f"flows_{args.tag}",
-                 {"machine": machine(), "train": str(args.train), "reference": str(args.reference),
-                  "results": rows})
+    write_result(
+        "flows" if args.tag == "ds2-e-1-100GeV" else f"flows_{args.tag}",
+        {
+            "machine": machine(),
+            "train": str(args.train),
+            "reference": str(args.reference),
+            "results": rows,
+        },
+    )
 
 
 if __name__ == "__main__":

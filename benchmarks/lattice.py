@@ -20,7 +20,6 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, print_table, write_result  # noqa: E402
-
 from physgen.core.training import StepConfig  # noqa: E402
 from physgen.lattice.estimators import draw, neural_mcmc, nis_estimates  # noqa: E402
 from physgen.lattice.exact import BETA_C, kaufman_log_z  # noqa: E402
@@ -48,30 +47,54 @@ def main() -> None:
     train_s = time.perf_counter() - start
     lattice = build_lattice(config)
     start = time.perf_counter()
-    log_q, energies = draw(sampler, lambda s: lattice.energy(lattice_spins(config, s).view(-1, args.L, args.L)),
-                           args.beta, args.samples, seed=7)
+    log_q, energies = draw(
+        sampler,
+        lambda s: lattice.energy(lattice_spins(config, s).view(-1, args.L, args.L)),
+        args.beta,
+        args.samples,
+        seed=7,
+    )
     sample_s = time.perf_counter() - start
     nis = nis_estimates(log_q, energies, args.beta, lattice.n_sites)
     mcmc = neural_mcmc(log_q, energies, args.beta)
     exact = kaufman_log_z(args.beta, args.L)
-    row = {"L": args.L, "beta": args.beta, "steps": args.steps, "train_s": train_s,
-           "samples": args.samples, "samples_per_s": args.samples / sample_s,
-           "nis_relerr": abs(nis["log_z"] - exact) / abs(exact),
-           "nis_relerr_sigma": nis["log_z_err"] / abs(exact),
-           "variational_relerr": abs(nis["variational_free_energy_per_site"] * args.beta * lattice.n_sites + exact) / abs(exact),
-           "ess": nis["ess_fraction"], "nmcmc_acceptance": mcmc["acceptance"],
-           "nmcmc_tau_int": mcmc["tau_int_energy"]}
+    row = {
+        "L": args.L,
+        "beta": args.beta,
+        "steps": args.steps,
+        "train_s": train_s,
+        "samples": args.samples,
+        "samples_per_s": args.samples / sample_s,
+        "nis_relerr": abs(nis["log_z"] - exact) / abs(exact),
+        "nis_relerr_sigma": nis["log_z_err"] / abs(exact),
+        "variational_relerr": abs(
+            nis["variational_free_energy_per_site"] * args.beta * lattice.n_sites + exact
+        )
+        / abs(exact),
+        "ess": nis["ess_fraction"],
+        "nmcmc_acceptance": mcmc["acceptance"],
+        "nmcmc_tau_int": mcmc["tau_int_energy"],
+    }
     print_table([row], list(row))
     mi_rows = []
     for L in (int(v) for v in args.mi_sizes.split(",")):
         for beta in (0.3, BETA_C, 0.6):
             start = time.perf_counter()
             value = torus_halves_mutual_information(L, beta)["mutual_information"]
-            mi_rows.append({"L": L, "beta": beta, "exact_mi": value, "seconds": time.perf_counter() - start})
+            mi_rows.append(
+                {"L": L, "beta": beta, "exact_mi": value, "seconds": time.perf_counter() - start}
+            )
     print_table(mi_rows, list(mi_rows[0]))
     key = f"ising2d_L{args.L}_betac_nis_relerr" if abs(args.beta - BETA_C) < 1e-6 else "nis_relerr"
-    write_result("lattice", {"machine": machine(), key: row["nis_relerr"], "van": [row],
-                             "exact_mutual_information": mi_rows})
+    write_result(
+        "lattice",
+        {
+            "machine": machine(),
+            key: row["nis_relerr"],
+            "van": [row],
+            "exact_mutual_information": mi_rows,
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ from physgen.calo.io import write_showers
 from physgen.core.errors import PhysgenInputError
 from physgen.metrics.classifier import ClassifierConfig
 
-SMALL = ClassifierConfig(hidden=(64, 64), learning_rate=1e-3, max_epochs=15, patience=3, batch_size=256)
+SMALL = ClassifierConfig(
+    hidden=(64, 64), learning_rate=1e-3, max_epochs=15, patience=3, batch_size=256
+)
 FAST = EvaluationConfig(classifier=SMALL, report=False)
 
 
@@ -66,8 +68,9 @@ def test_a_known_shift_shows_only_where_it_should(files, tmp_path):
     ref = files("ref.h5", edit=no_voxel_near_threshold)
     gen = files("gen.h5", edit=double_last_layer)
     config = EvaluationConfig(metrics=("hist",), report=False)
-    powers = evaluate(gen, ref, tmp_path / "out", config, progress=False,
-                      log=lambda m: None)["separation_power"]
+    powers = evaluate(gen, ref, tmp_path / "out", config, progress=False, log=lambda m: None)[
+        "separation_power"
+    ]
     assert powers["e_layer_12"] > 0.02
     changed = {"e_layer_12", "etot_over_einc", "voxel_energy"}
     # energy-weighted centres, widths and sparsity do not depend on a layer's energy scale
@@ -92,8 +95,14 @@ def test_nan_in_generated_is_a_generator_failure(files, tmp_path):
 
     gen = files("gen.h5", seed=1, edit=poison)
     messages = []
-    result = evaluate(gen, ref, tmp_path / "out", EvaluationConfig(metrics=("hist",), report=False),
-                      progress=False, log=messages.append)
+    result = evaluate(
+        gen,
+        ref,
+        tmp_path / "out",
+        EvaluationConfig(metrics=("hist",), report=False),
+        progress=False,
+        log=messages.append,
+    )
     assert result["n_generated_invalid"] == 4 and result["generator_failure"]
     assert any("generator failure" in m for m in messages)
     assert np.isfinite(result["separation_mean"])
@@ -102,8 +111,14 @@ def test_nan_in_generated_is_a_generator_failure(files, tmp_path):
 def test_different_lengths_are_subsampled(files, tmp_path):
     ref, gen = files("ref.h5", n=1200), files("gen.h5", n=900, seed=1)
     messages = []
-    result = evaluate(gen, ref, tmp_path / "out", EvaluationConfig(metrics=("hist",), report=False),
-                      progress=False, log=messages.append)
+    result = evaluate(
+        gen,
+        ref,
+        tmp_path / "out",
+        EvaluationConfig(metrics=("hist",), report=False),
+        progress=False,
+        log=messages.append,
+    )
     assert result["n_reference"] == 900
     assert any("subsampled" in m for m in messages)
 
@@ -116,8 +131,14 @@ def test_mismatched_energy_range_warns(files, tmp_path):
         showers *= 10
 
     gen = files("gen.h5", seed=1, edit=higher)
-    result = evaluate(gen, ref, tmp_path / "out", EvaluationConfig(metrics=("hist",), report=False),
-                      progress=False, log=lambda m: None)
+    result = evaluate(
+        gen,
+        ref,
+        tmp_path / "out",
+        EvaluationConfig(metrics=("hist",), report=False),
+        progress=False,
+        log=lambda m: None,
+    )
     assert any("incident energies differ" in w for w in result["warnings"])
 
 

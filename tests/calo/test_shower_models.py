@@ -26,9 +26,11 @@ def tiny_data(n=200, seed=0):
 
 def tiny_config(model, epochs=3):
     return ShowerModelConfig(
-        model=model, flow=FlowConfig(kind="coupling-rqs", transforms=2, hidden=(32,), bins=4),
+        model=model,
+        flow=FlowConfig(kind="coupling-rqs", transforms=2, hidden=(32,), bins=4),
         energy_flow=FlowConfig(kind="nsf", transforms=2, hidden=(16,)),
-        training=TrainingConfig(epochs=epochs, batch_size=50, learning_rate=1e-3, patience=None))
+        training=TrainingConfig(epochs=epochs, batch_size=50, learning_rate=1e-3, patience=None),
+    )
 
 
 @pytest.mark.parametrize("model_name", ["coupling", "caloflow"])
@@ -83,17 +85,22 @@ def test_sampling_is_deterministic_per_seed_and_batch_independent():
     assert np.array_equal(model.sample(energies, 60, seed=1), model.sample(energies, 60, seed=1))
 
 
-@pytest.mark.parametrize(("model_name", "samplers"),
-                         [("diffusion", ["heun", "dpmpp2m", "ddpm"]), ("flow-matching", ["euler", "midpoint"])])
+@pytest.mark.parametrize(
+    ("model_name", "samplers"),
+    [("diffusion", ["heun", "dpmpp2m", "ddpm"]), ("flow-matching", ["euler", "midpoint"])],
+)
 def test_diffusion_and_flow_matching_models(model_name, samplers, tmp_path):
     from physgen.calo.training_run import _choose_sampler
     from physgen.core.errors import PhysgenInputError
     from physgen.models.diffusion import DenoiserConfig
 
     energies, showers = tiny_data(150)
-    config = ShowerModelConfig(model=model_name, steps=6,
-                               denoiser=DenoiserConfig(hidden=32, blocks=1, embedding=8),
-                               training=TrainingConfig(epochs=4, batch_size=50, patience=None))
+    config = ShowerModelConfig(
+        model=model_name,
+        steps=6,
+        denoiser=DenoiserConfig(hidden=32, blocks=1, embedding=8),
+        training=TrainingConfig(epochs=4, batch_size=50, patience=None),
+    )
     model = build_model(GEOMETRY, config)
     history = model.fit(energies, showers, progress=False)["network"]["history"]
     assert history[-1]["train_loss"] < history[0]["train_loss"]

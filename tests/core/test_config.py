@@ -28,7 +28,9 @@ def test_yaml_and_toml(tmp_path):
 
 def test_unknown_setting_is_an_error(tmp_path):
     (tmp_path / "bad.yaml").write_text("inner:\n  widht: 3\n")
-    with pytest.raises(PhysgenInputError, match=r"unknown setting\(s\) widht; allowed: width, sizes"):
+    with pytest.raises(
+        PhysgenInputError, match=r"unknown setting\(s\) widht; allowed: width, sizes"
+    ):
         load_config(Outer, tmp_path / "bad.yaml")
 
 

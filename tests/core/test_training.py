@@ -21,8 +21,13 @@ def test_loss_goes_down_and_best_model_is_kept():
     x, y = regression_problem()
     model = torch.nn.Linear(3, 1)
     before = mse(model, x, y).item()
-    history = fit(model, mse, (x, y), TrainingConfig(epochs=30, batch_size=32, learning_rate=0.05,
-                                                     patience=None), progress=False)
+    history = fit(
+        model,
+        mse,
+        (x, y),
+        TrainingConfig(epochs=30, batch_size=32, learning_rate=0.05, patience=None),
+        progress=False,
+    )
     assert mse(model, x, y).item() < 0.05 < before
     best = min(h["val_loss"] for h in history["history"])
     assert history["best_val_loss"] == pytest.approx(best)
@@ -51,8 +56,9 @@ def test_resume_continues_exactly(tmp_path):
 
 def test_checkpoint_resume_matches_uninterrupted_run(tmp_path):
     x, y = regression_problem()
-    config = TrainingConfig(epochs=4, batch_size=32, learning_rate=0.01, patience=None,
-                            schedule="constant")
+    config = TrainingConfig(
+        epochs=4, batch_size=32, learning_rate=0.01, patience=None, schedule="constant"
+    )
     a, b = torch.nn.Linear(3, 1), torch.nn.Linear(3, 1)
     b.load_state_dict(a.state_dict())
     start = {k: v.clone() for k, v in a.state_dict().items()}
@@ -86,17 +92,31 @@ def test_nan_guard_skips_or_stops():
         loss = mse(model, xb, yb)
         return loss * math.nan if calls["n"] % 3 == 0 else loss
 
-    history = fit(torch.nn.Linear(3, 1), sometimes_nan, (x, y),
-                  TrainingConfig(epochs=2, batch_size=16, patience=None), progress=False)
+    history = fit(
+        torch.nn.Linear(3, 1),
+        sometimes_nan,
+        (x, y),
+        TrainingConfig(epochs=2, batch_size=16, patience=None),
+        progress=False,
+    )
     assert history["skipped_batches"] > 0
     with pytest.raises(TrainingDiverged, match="non-finite loss"):
-        fit(torch.nn.Linear(3, 1), lambda m, a, b: mse(m, a, b) * math.nan, (x, y),
-            TrainingConfig(epochs=2, batch_size=16, nan_policy="stop"), progress=False)
+        fit(
+            torch.nn.Linear(3, 1),
+            lambda m, a, b: mse(m, a, b) * math.nan,
+            (x, y),
+            TrainingConfig(epochs=2, batch_size=16, nan_policy="stop"),
+            progress=False,
+        )
 
 
 def test_early_stopping():
     x, y = regression_problem(64)
-    history = fit(torch.nn.Linear(3, 1), mse, (x, y),
-                  TrainingConfig(epochs=50, batch_size=16, learning_rate=0.0, patience=2),
-                  progress=False)
+    history = fit(
+        torch.nn.Linear(3, 1),
+        mse,
+        (x, y),
+        TrainingConfig(epochs=50, batch_size=16, learning_rate=0.0, patience=2),
+        progress=False,
+    )
     assert history["epochs_run"] == 3

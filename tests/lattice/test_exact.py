@@ -18,8 +18,13 @@ from physgen.lattice.models import Ising, Potts, Z2Gauge, spins_from_bits
 from physgen.lattice.mutual_information import torus_halves_mutual_information
 
 # published finite-size free energies at beta_c (../shared/notes/lattice.md)
-REFERENCE_F = {4: -2.201381413, 8: -2.132388215, 16: -2.115326188, 32: -2.111069367,
-               64: -2.110005667}
+REFERENCE_F = {
+    4: -2.201381413,
+    8: -2.132388215,
+    16: -2.115326188,
+    32: -2.111069367,
+    64: -2.110005667,
+}
 
 
 @pytest.mark.parametrize("L", sorted(REFERENCE_F))
@@ -37,17 +42,22 @@ def test_kaufman_log_z_16():
 def test_kaufman_equals_enumeration_on_and_off_criticality(beta, n, m):
     def energy(bits):
         spins = spins_from_bits(bits).reshape(-1, n, m)
-        return -(spins * np.roll(spins, -1, 1)).sum((1, 2)) - (spins * np.roll(spins, -1, 2)).sum((1, 2))
+        return -(spins * np.roll(spins, -1, 1)).sum((1, 2)) - (spins * np.roll(spins, -1, 2)).sum(
+            (1, 2)
+        )
 
-    assert kaufman_log_z(beta, n, m) == pytest.approx(log_z_by_enumeration(energy, n * m, beta),
-                                                      abs=1e-9)
+    assert kaufman_log_z(beta, n, m) == pytest.approx(
+        log_z_by_enumeration(energy, n * m, beta), abs=1e-9
+    )
 
 
 def test_onsager_limit():
     assert onsager_free_energy(BETA_C) == pytest.approx(-2.109651145, abs=1e-8)
     # large tori approach the infinite-volume free energy
     f128 = free_energy_per_site(kaufman_log_z(BETA_C, 128), BETA_C, 128 * 128)
-    assert abs(f128 - onsager_free_energy(BETA_C)) < abs(REFERENCE_F[64] - onsager_free_energy(BETA_C))
+    assert abs(f128 - onsager_free_energy(BETA_C)) < abs(
+        REFERENCE_F[64] - onsager_free_energy(BETA_C)
+    )
 
 
 def test_potts_two_states_is_ising_at_half_coupling():
@@ -86,8 +96,10 @@ def test_mutual_information_matches_enumeration():
 
 
 def test_mutual_information_limits_and_peak():
-    values = {b: torus_halves_mutual_information(6, b)["mutual_information"]
-              for b in (0.05, 0.3, BETA_C, 1.5)}
+    values = {
+        b: torus_halves_mutual_information(6, b)["mutual_information"]
+        for b in (0.05, 0.3, BETA_C, 1.5)
+    }
     assert values[0.05] < 0.05  # nearly independent spins
     # deep in the ordered phase only the global Z2 sign is shared: I -> ln 2
     assert values[1.5] == pytest.approx(math.log(2), abs=0.02)
@@ -95,8 +107,9 @@ def test_mutual_information_limits_and_peak():
 
 
 def test_cli_exact_json():
-    result = CliRunner().invoke(main, ["lattice", "exact", "--model", "ising2d", "--L", "16",
-                                       "--beta", "0.4406868"])
+    result = CliRunner().invoke(
+        main, ["lattice", "exact", "--model", "ising2d", "--L", "16", "--beta", "0.4406868"]
+    )
     data = json.loads(result.output)
     assert data["log_z"] == pytest.approx(238.64226, abs=1e-4)
     assert data["free_energy_per_site"] == pytest.approx(-2.1153262, abs=1e-6)

@@ -30,8 +30,13 @@ def all_configurations(n_sites, q=2):
 
 @pytest.mark.parametrize(
     ("conditional", "z2"),
-    [(MADE(9, 2, depth=1), False), (MADE(9, 2, depth=1), True), (MADE(9, 3, depth=2, width=3), False),
-     (PixelCNN(3, 2, depth=2, width=4, kernel=3), True), (PixelCNN(3, 3, depth=3, width=4), False)],
+    [
+        (MADE(9, 2, depth=1), False),
+        (MADE(9, 2, depth=1), True),
+        (MADE(9, 3, depth=2, width=3), False),
+        (PixelCNN(3, 2, depth=2, width=4, kernel=3), True),
+        (PixelCNN(3, 3, depth=3, width=4), False),
+    ],
 )
 def test_log_q_is_normalised_and_sampling_follows_it(conditional, z2):
     torch.manual_seed(0)
@@ -52,12 +57,21 @@ def test_log_q_is_normalised_and_sampling_follows_it(conditional, z2):
 
 
 def test_trained_van_reproduces_kaufman_on_4x4(tmp_path):
-    config = SamplerConfig(L=4, beta=0.4406868, batch_size=500,
-                           optimizer=StepConfig(steps=800, learning_rate=2e-3, seed=0))
+    config = SamplerConfig(
+        L=4,
+        beta=0.4406868,
+        batch_size=500,
+        optimizer=StepConfig(steps=800, learning_rate=2e-3, seed=0),
+    )
     sampler, history = train_sampler(config, tmp_path / "run", progress=False)
     lattice = build_lattice(config)
-    log_q, energies = draw(sampler, lambda s: lattice.energy(lattice_spins(config, s).view(-1, 4, 4)),
-                           config.beta, 20000, seed=3)
+    log_q, energies = draw(
+        sampler,
+        lambda s: lattice.energy(lattice_spins(config, s).view(-1, 4, 4)),
+        config.beta,
+        20000,
+        seed=3,
+    )
     result = nis_estimates(log_q, energies, config.beta, 16)
     exact = kaufman_log_z(config.beta, 4)
     assert abs(result["log_z"] - exact) < 4 * result["log_z_err"] + 1e-4

@@ -44,8 +44,10 @@ def small_network():
 def test_edm_loss_learns_the_posterior_mean():
     for weighting in ("edm", "min-snr"):
         config = DenoiserConfig(sigma_data=STD, weighting=weighting)
-        denoiser = train(EDMDenoiser(small_network(), STD),
-                         lambda m, y, c, g, cfg=config: edm_loss(m, y, c, cfg, g))
+        denoiser = train(
+            EDMDenoiser(small_network(), STD),
+            lambda m, y, c, g, cfg=config: edm_loss(m, y, c, cfg, g),
+        )
         for sigma in (0.1, 0.5, 2.0):
             x = torch.linspace(-1, 2, 50).unsqueeze(1)
             with torch.no_grad():
@@ -57,7 +59,9 @@ def test_edm_preconditioning_limits():
     denoiser = EDMDenoiser(small_network(), sigma_data=1.0)
     x = torch.randn(10, 1)
     with torch.no_grad():  # sigma -> 0: D -> x whatever the network says
-        assert torch.allclose(denoiser(x, torch.full((10,), 1e-6), torch.zeros(10, 1)), x, atol=1e-4)
+        assert torch.allclose(
+            denoiser(x, torch.full((10,), 1e-6), torch.zeros(10, 1)), x, atol=1e-4
+        )
 
 
 def test_flow_matching_learns_the_expected_velocity():

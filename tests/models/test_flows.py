@@ -9,8 +9,9 @@ KINDS = ["coupling-rqs", "coupling-affine", "maf", "nsf"]
 
 def randomized_flow(kind, features=4, context=2, preprocessing=None):
     torch.manual_seed(0)
-    flow = ConditionalFlow(features, context, FlowConfig(kind=kind, transforms=4, hidden=(16,)),
-                           preprocessing)
+    flow = ConditionalFlow(
+        features, context, FlowConfig(kind=kind, transforms=4, hidden=(16,)), preprocessing
+    )
     with torch.no_grad():  # leave the identity initialisation so the test means something
         for parameter in flow.parameters():
             parameter.add_(0.1 * torch.randn_like(parameter))
@@ -32,8 +33,9 @@ def test_log_det_matches_autograd_jacobian(kind):
     x, c = torch.randn(1, 3), torch.randn(1, 1)
     _, ladj = flow.to_latent(x, c)
     jacobian = torch.autograd.functional.jacobian(lambda v: flow.to_latent(v, c)[0], x)
-    assert ladj.item() == pytest.approx(torch.linalg.slogdet(jacobian.reshape(3, 3))[1].item(),
-                                        abs=1e-4)
+    assert ladj.item() == pytest.approx(
+        torch.linalg.slogdet(jacobian.reshape(3, 3))[1].item(), abs=1e-4
+    )
 
 
 @pytest.mark.parametrize("kind", ["coupling-rqs", "nsf"])

@@ -31,7 +31,9 @@ def exact_denoiser(x, sigma):
 
 
 def exact_ode_solution(x_start, sigma_start, sigma_end):
-    scale = matrix_function(torch.sqrt((EIGENVALUES + sigma_end**2) / (EIGENVALUES + sigma_start**2)))
+    scale = matrix_function(
+        torch.sqrt((EIGENVALUES + sigma_end**2) / (EIGENVALUES + sigma_start**2))
+    )
     return MU + (x_start - MU) @ scale.T
 
 
@@ -42,8 +44,9 @@ def ode_error(name, steps, n=2000):
     return (out - exact_ode_solution(x, 80.0, float(sigmas[-1]))).abs().max().item()
 
 
-@pytest.mark.parametrize(("name", "order"),
-                         [("euler", 1), ("heun", 2), ("dpmpp2m", 2), ("lms", 2), ("unipc", 2)])
+@pytest.mark.parametrize(
+    ("name", "order"), [("euler", 1), ("heun", 2), ("dpmpp2m", 2), ("lms", 2), ("unipc", 2)]
+)
 def test_deterministic_samplers_converge_at_their_order(name, order):
     errors = [ode_error(name, steps) for steps in (16, 32, 64)]
     assert errors[2] < errors[1] < errors[0]
@@ -109,12 +112,18 @@ def test_flow_matching_samplers(sampler, order):
     errors = []
     for steps in (16, 32, 64):
         times = uniform_times(steps)
-        errors.append((sampler(fm_velocity, x1.clone(), times) - fm_exact(x1, 0.0)).abs().max().item())
+        errors.append(
+            (sampler(fm_velocity, x1.clone(), times) - fm_exact(x1, 0.0)).abs().max().item()
+        )
     assert math.log2(errors[1] / errors[2]) > order - 0.25
 
 
 def test_karras_schedule_and_nfe():
     sigmas = karras_sigmas(10, 0.002, 80.0)
-    assert len(sigmas) == 11 and sigmas[0] == pytest.approx(80.0) and sigmas[-2] == pytest.approx(0.002)
+    assert (
+        len(sigmas) == 11
+        and sigmas[0] == pytest.approx(80.0)
+        and sigmas[-2] == pytest.approx(0.002)
+    )
     assert sigmas[-1] == 0 and torch.all(sigmas[1:] < sigmas[:-1])
     assert nfe("heun", 10) == 19 and nfe("dpmpp2m", 10) == 10 and nfe("restart", 10) == 27

@@ -20,8 +20,9 @@ def conditional_gaussian(n, seed):
 @pytest.fixture(scope="module")
 def fitted():
     y, c = conditional_gaussian(2000, 0)
-    config = TreeConfig(steps=25, duplicates=10, midpoint=True, n_estimators=40, max_depth=4,
-                        n_jobs=1)
+    config = TreeConfig(
+        steps=25, duplicates=10, midpoint=True, n_estimators=40, max_depth=4, n_jobs=1
+    )
     return TreeFlowMatching(config).fit(y, c)
 
 

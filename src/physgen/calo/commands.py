@@ -216,28 +216,67 @@ def _report(path, result):
 
 
 @calo.command()
-@click.option("--generated", required=True, type=click.Path(path_type=Path),
-              help="Generated showers (CaloChallenge HDF5).")
-@click.option("--reference", required=True, type=click.Path(path_type=Path),
-              help="Reference showers (CaloChallenge HDF5), e.g. from `physgen calo simulate`.")
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
-              help="Directory for metrics.json and report.html.")
-@click.option("--metrics", default="all", show_default=True,
-              help="Comma list of hist, cls-low, cls-low-normed, cls-high, fpd, kpd (or all).")
-@click.option("--quick", is_flag=True,
-              help="Small classifier (2 x 256, <= 10 epochs, early stop) instead of the official one.")
+@click.option(
+    "--generated",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Generated showers (CaloChallenge HDF5).",
+)
+@click.option(
+    "--reference",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Reference showers (CaloChallenge HDF5), e.g. from `physgen calo simulate`.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Directory for metrics.json and report.html.",
+)
+@click.option(
+    "--metrics",
+    default="all",
+    show_default=True,
+    help="Comma list of hist, cls-low, cls-low-normed, cls-high, fpd, kpd (or all).",
+)
+@click.option(
+    "--quick",
+    is_flag=True,
+    help="Small classifier (2 x 256, <= 10 epochs, early stop) instead of the official one.",
+)
 @click.option("--epochs", type=int, default=None, help="Override the classifier's maximum epochs.")
-@click.option("--patience", type=int, default=None, help="Stop a classifier after N epochs without gain.")
+@click.option(
+    "--patience", type=int, default=None, help="Stop a classifier after N epochs without gain."
+)
 @_geometry_option
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
 @click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--memory-budget-gb", default=3.0, show_default=True, type=float,
-              help="Above this, showers are held in bfloat16 for the classifiers.")
+@click.option(
+    "--memory-budget-gb",
+    default=3.0,
+    show_default=True,
+    type=float,
+    help="Above this, showers are held in bfloat16 for the classifiers.",
+)
 @click.option("--no-report", is_flag=True, help="Write metrics.json only.")
 @friendly_errors
-def evaluate(generated, reference, out_dir, metrics, quick, epochs, patience, geometry, device, seed,
-             memory_budget_gb, no_report):
-    """Compare generated showers with reference showers: CaloChallenge metrics and an HTML report."""
+def evaluate(
+    generated,
+    reference,
+    out_dir,
+    metrics,
+    quick,
+    epochs,
+    patience,
+    geometry,
+    device,
+    seed,
+    memory_budget_gb,
+    no_report,
+):
+    """Compare generated with reference showers: CaloChallenge metrics and an HTML report."""
     from dataclasses import replace
 
     from physgen.calo.evaluate import ALL_METRICS, EvaluationConfig
@@ -245,34 +284,72 @@ def evaluate(generated, reference, out_dir, metrics, quick, epochs, patience, ge
     from physgen.core.device import resolve_device
 
     chosen = ALL_METRICS if metrics == "all" else tuple(m.strip() for m in metrics.split(","))
-    config = EvaluationConfig(metrics=chosen, quick=quick, memory_budget_gb=memory_budget_gb,
-                              report=not no_report, seed=seed, device=resolve_device(device))
+    config = EvaluationConfig(
+        metrics=chosen,
+        quick=quick,
+        memory_budget_gb=memory_budget_gb,
+        report=not no_report,
+        seed=seed,
+        device=resolve_device(device),
+    )
     if epochs is not None or patience is not None:
         base = config.classifier_config()
-        config = replace(config, classifier=replace(
-            base, max_epochs=epochs or base.max_epochs,
-            patience=patience if patience is not None else base.patience))
-    result = run_evaluation(generated, reference, out_dir, config, _resolve_geometry(geometry),
-                            log=lambda m: click.echo(m, err=True))
+        config = replace(
+            config,
+            classifier=replace(
+                base,
+                max_epochs=epochs or base.max_epochs,
+                patience=patience if patience is not None else base.patience,
+            ),
+        )
+    result = run_evaluation(
+        generated,
+        reference,
+        out_dir,
+        config,
+        _resolve_geometry(geometry),
+        log=lambda m: click.echo(m, err=True),
+    )
     if "error" in result:
         raise SystemExit(1)
     for key in ("auc_low", "auc_low_normed", "auc_high", "fpd", "kpd", "separation_mean"):
         if key in result:
             error = result.get(f"{key}_err")
             click.echo(f"{key:<16} {result[key]:.4f}" + (f" +- {error:.4f}" if error else ""))
-    click.echo(f"wrote {out_dir / 'metrics.json'}" + ("" if no_report else f" and {out_dir / 'report.html'}"))
+    click.echo(
+        f"wrote {out_dir / 'metrics.json'}"
+        + ("" if no_report else f" and {out_dir / 'report.html'}")
+    )
 
 
 @calo.command()
-@click.option("--model", "model_name", default="caloflow", show_default=True,
-              type=click.Choice(["caloflow", "coupling", "diffusion", "flow-matching"]),
-              help="Shower model family.")
-@click.option("--config", "config_path", type=click.Path(path_type=Path),
-              help="YAML or TOML file with model and training settings (see docs/calo.md).")
-@click.option("--data", required=True, type=click.Path(path_type=Path),
-              help="Training showers (CaloChallenge HDF5).")
-@click.option("--out", "run_dir", required=True, type=click.Path(path_type=Path),
-              help="Run directory: model.pt, config, history, checkpoints.")
+@click.option(
+    "--model",
+    "model_name",
+    default="caloflow",
+    show_default=True,
+    type=click.Choice(["caloflow", "coupling", "diffusion", "flow-matching"]),
+    help="Shower model family.",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="YAML or TOML file with model and training settings (see docs/calo.md).",
+)
+@click.option(
+    "--data",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Training showers (CaloChallenge HDF5).",
+)
+@click.option(
+    "--out",
+    "run_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Run directory: model.pt, config, history, checkpoints.",
+)
 @click.option("--epochs", type=int, help="Override the number of epochs.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto.")
 @click.option("--seed", type=int, help="Override the training seed.")
@@ -282,31 +359,55 @@ def train(model_name, config_path, data, run_dir, epochs, device, seed, resume):
     """Train a shower model on a CaloChallenge file."""
     from physgen.calo.training_run import train_run
 
-    train_run(model_name, config_path, data, run_dir, epochs=epochs, device=device, seed=seed,
-              resume=resume, log=lambda m: click.echo(m, err=True))
+    train_run(
+        model_name,
+        config_path,
+        data,
+        run_dir,
+        epochs=epochs,
+        device=device,
+        seed=seed,
+        resume=resume,
+        log=lambda m: click.echo(m, err=True),
+    )
 
 
 @calo.command()
-@click.option("--run", "run_dir", required=True, type=click.Path(path_type=Path),
-              help="Run directory written by `physgen calo train`.")
-@click.option("--energies", required=True,
-              help="A CaloChallenge file (one shower per incident energy in it) or a GeV range "
-                   "LOW:HIGH (log-uniform) with --n.")
+@click.option(
+    "--run",
+    "run_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Run directory written by `physgen calo train`.",
+)
+@click.option(
+    "--energies",
+    required=True,
+    help="A CaloChallenge file (one shower per incident energy in it) or a GeV range "
+    "LOW:HIGH (log-uniform) with --n.",
+)
 @click.option("--n", "n_events", type=int, help="Number of showers for a GeV range.")
 @click.option("--batch-size", default=1000, show_default=True, type=int)
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Output HDF5 file.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto.")
-@click.option("--sampler", default=None,
-              help="diffusion: euler, heun, edm, dpmpp2m, lms, unipc, restart, ddpm; "
-                   "flow-matching: euler, midpoint (default: the model's config).")
+@click.option(
+    "--sampler",
+    default=None,
+    help="diffusion: euler, heun, edm, dpmpp2m, lms, unipc, restart, ddpm; "
+    "flow-matching: euler, midpoint (default: the model's config).",
+)
 @click.option("--steps", type=int, default=None, help="Noise levels / time steps of the sampler.")
 @friendly_errors
 def generate(run_dir, energies, n_events, batch_size, seed, out, device, sampler, steps):
     """Generate showers with a trained model into a CaloChallenge file."""
     from physgen.calo.training_run import generate_run
 
-    result = generate_run(run_dir, energies, n_events, batch_size, seed, out, device, sampler, steps)
-    click.echo(f"{out}: {result['n_showers']} showers in {result['wall_s']:.1f} s "
-               f"({1e3 * result['wall_s'] / result['n_showers']:.3f} ms per shower at batch "
-               f"{batch_size})")
+    result = generate_run(
+        run_dir, energies, n_events, batch_size, seed, out, device, sampler, steps
+    )
+    click.echo(
+        f"{out}: {result['n_showers']} showers in {result['wall_s']:.1f} s "
+        f"({1e3 * result['wall_s'] / result['n_showers']:.3f} ms per shower at batch "
+        f"{batch_size})"
+    )

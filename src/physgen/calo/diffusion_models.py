@@ -19,9 +19,18 @@ from physgen.calo.shower_models import (
     _logit_standardize,
 )
 from physgen.models import samplers
-from physgen.models.diffusion import EDMDenoiser, ResidualMLP, VelocityField, edm_loss, flow_matching_loss
+from physgen.models.diffusion import (
+    EDMDenoiser,
+    ResidualMLP,
+    VelocityField,
+    edm_loss,
+    flow_matching_loss,
+)
 
-FLOW_MATCHING_SAMPLERS = {"euler": samplers.sample_fm_euler, "midpoint": samplers.sample_fm_midpoint}
+FLOW_MATCHING_SAMPLERS = {
+    "euler": samplers.sample_fm_euler,
+    "midpoint": samplers.sample_fm_midpoint,
+}
 
 
 class _Generative(_LayerEnergyRepresentation):
@@ -35,7 +44,9 @@ class _Generative(_LayerEnergyRepresentation):
 
     def _representation(self, energies, showers):
         e_layer = self._layer_energies(showers)
-        return torch.cat([self._energy_ratios(e_layer, energies), self._shapes(showers, e_layer)], 1)
+        return torch.cat(
+            [self._energy_ratios(e_layer, energies), self._shapes(showers, e_layer)], 1
+        )
 
     def _flows(self):  # the training units of ShowerModel.fit
         return [("network", self)]
@@ -68,8 +79,9 @@ class DiffusionShowerModel(_Generative):
 
     def __init__(self, geometry: Geometry, config: ShowerModelConfig):
         super().__init__(geometry, config)
-        self.denoiser = EDMDenoiser(ResidualMLP(self.n_features, 1, config.denoiser),
-                                    config.denoiser.sigma_data)
+        self.denoiser = EDMDenoiser(
+            ResidualMLP(self.n_features, 1, config.denoiser), config.denoiser.sigma_data
+        )
 
     def _loss(self, model, x, c):
         standardized, _ = model.preprocessing(x)
@@ -78,8 +90,10 @@ class DiffusionShowerModel(_Generative):
     def _generate(self, energies, generator):
         context = _log_energy(energies)
         sigmas = samplers.karras_sigmas(self.steps, device=energies.device).float()
-        x = torch.randn(len(energies), self.n_features, generator=generator,
-                        device=energies.device) * sigmas[0]
+        x = (
+            torch.randn(len(energies), self.n_features, generator=generator, device=energies.device)
+            * sigmas[0]
+        )
         sampler = samplers.SAMPLERS[self.sampler_name]
         kwargs = {"generator": generator} if self.sampler_name in ("edm", "ddpm", "restart") else {}
         x = sampler(lambda xb, sigma: self.denoiser(xb, sigma, context), x, sigmas, **kwargs)

@@ -72,7 +72,8 @@ def _check_inputs(gen_path, ref_path, geometry, log) -> tuple:
         if "wrong voxel count" in str(err):
             raise PhysgenInputError(
                 f"mismatched geometries: the reference {ref_path} is {ref.geometry.name} "
-                f"({ref.n_voxels} voxels) but the generated file is not ({err})") from None
+                f"({ref.n_voxels} voxels) but the generated file is not ({err})"
+            ) from None
         raise
     warnings = []
     with h5py.File(ref.path) as h5:
@@ -81,12 +82,16 @@ def _check_inputs(gen_path, ref_path, geometry, log) -> tuple:
         gen_e = np.asarray(h5["incident_energies"][:]).ravel()
     gen_e = gen_e[np.isfinite(gen_e)]
     if len(gen_e) and (gen_e.min() < ref_e.min() * 0.99 or gen_e.max() > ref_e.max() * 1.01):
-        warnings.append(f"incident energies differ: generated {gen_e.min():.4g}-{gen_e.max():.4g} "
-                        f"MeV, reference {ref_e.min():.4g}-{ref_e.max():.4g} MeV")
+        warnings.append(
+            f"incident energies differ: generated {gen_e.min():.4g}-{gen_e.max():.4g} "
+            f"MeV, reference {ref_e.min():.4g}-{ref_e.max():.4g} MeV"
+        )
     n = min(ref.n_events, gen.n_events)
     if ref.n_events != gen.n_events:
-        warnings.append(f"files differ in length (reference {ref.n_events}, generated "
-                        f"{gen.n_events}): both subsampled to their first {n} showers")
+        warnings.append(
+            f"files differ in length (reference {ref.n_events}, generated "
+            f"{gen.n_events}): both subsampled to their first {n} showers"
+        )
     for message in warnings:
         log(f"warning: {message}")
     return ref, gen, n, float(ref_e.max()), warnings
@@ -95,15 +100,21 @@ def _check_inputs(gen_path, ref_path, geometry, log) -> tuple:
 def high_level_vector(features: ShowerFeatures, geometry: Geometry) -> np.ndarray:
     """The classifier / FPD input of the official high-level test."""
     angular = eta_phi_layers(geometry)
-    return np.concatenate([
-        np.log10(features.incident_energy)[:, None],
-        np.log10(features.e_layer + 1e-8),
-        features.ec_eta[:, angular] / 100, features.ec_phi[:, angular] / 100,
-        features.width_eta[:, angular] / 100, features.width_phi[:, angular] / 100,
-        np.log10(features.e_tot + 1e-8)[:, None],
-        features.sparsity,
-        features.ec_r / 100, features.width_r / 100,
-    ], axis=1).astype(np.float32)
+    return np.concatenate(
+        [
+            np.log10(features.incident_energy)[:, None],
+            np.log10(features.e_layer + 1e-8),
+            features.ec_eta[:, angular] / 100,
+            features.ec_phi[:, angular] / 100,
+            features.width_eta[:, angular] / 100,
+            features.width_phi[:, angular] / 100,
+            np.log10(features.e_tot + 1e-8)[:, None],
+            features.sparsity,
+            features.ec_r / 100,
+            features.width_r / 100,
+        ],
+        axis=1,
+    ).astype(np.float32)
 
 
 def _layer_matrix(geometry: Geometry) -> torch.Tensor:
@@ -130,47 +141,82 @@ def low_level_normed_transform(geometry: Geometry):
     return transform
 
 
-def histogram_specs(geometry: Geometry, ref: ShowerSummary, gen: ShowerSummary,
-                    voxel_edges: np.ndarray) -> list[HistogramSpec]:
+def histogram_specs(
+    geometry: Geometry, ref: ShowerSummary, gen: ShowerSummary, voxel_edges: np.ndarray
+) -> list[HistogramSpec]:
     rf, gf = ref.features, gen.features
     is_ds1 = geometry.pid != 11
     centre_range = None if is_ds1 else 30.0
-    specs = [HistogramSpec("etot_over_einc", r"$E_{tot}/E_{inc}$", rf.e_tot / rf.incident_energy,
-                           gf.e_tot / gf.incident_energy, np.linspace(0.5, 1.5, 101))]
+    specs = [
+        HistogramSpec(
+            "etot_over_einc",
+            r"$E_{tot}/E_{inc}$",
+            rf.e_tot / rf.incident_energy,
+            gf.e_tot / gf.incident_energy,
+            np.linspace(0.5, 1.5, 101),
+        )
+    ]
     angular = eta_phi_layers(geometry)
     for index, layer in enumerate(geometry.active_layers):
         tag = f"{layer.layer_id:02d}"
         top = max(float(rf.e_layer[:, index].max()), geometry.threshold_mev * 10)
-        specs.append(HistogramSpec(
-            f"e_layer_{tag}", f"E layer {layer.layer_id} [MeV]", rf.e_layer[:, index],
-            gf.e_layer[:, index], np.logspace(np.log10(geometry.threshold_mev), np.log10(top), 41),
-            log_x=True))
+        specs.append(
+            HistogramSpec(
+                f"e_layer_{tag}",
+                f"E layer {layer.layer_id} [MeV]",
+                rf.e_layer[:, index],
+                gf.e_layer[:, index],
+                np.logspace(np.log10(geometry.threshold_mev), np.log10(top), 41),
+                log_x=True,
+            )
+        )
         r_max = float(layer.r_edges_mm[-1])
-        pairs = [("ec_r", "EC r", rf.ec_r, gf.ec_r, (0.0, r_max)),
-                 ("width_r", "width r", rf.width_r, gf.width_r, (0.0, r_max / 2))]
+        pairs = [
+            ("ec_r", "EC r", rf.ec_r, gf.ec_r, (0.0, r_max)),
+            ("width_r", "width r", rf.width_r, gf.width_r, (0.0, r_max / 2)),
+        ]
         if angular[index]:
             low_high = (-centre_range, centre_range) if centre_range else (-r_max / 4, r_max / 4)
             width_top = centre_range if centre_range else r_max / 4
-            pairs = [("ec_eta", "EC eta", rf.ec_eta, gf.ec_eta, low_high),
-                     ("ec_phi", "EC phi", rf.ec_phi, gf.ec_phi, low_high),
-                     ("width_eta", "width eta", rf.width_eta, gf.width_eta, (0.0, width_top)),
-                     ("width_phi", "width phi", rf.width_phi, gf.width_phi, (0.0, width_top)),
-                     *pairs]
+            pairs = [
+                ("ec_eta", "EC eta", rf.ec_eta, gf.ec_eta, low_high),
+                ("ec_phi", "EC phi", rf.ec_phi, gf.ec_phi, low_high),
+                ("width_eta", "width eta", rf.width_eta, gf.width_eta, (0.0, width_top)),
+                ("width_phi", "width phi", rf.width_phi, gf.width_phi, (0.0, width_top)),
+                *pairs,
+            ]
         for name, label, r_values, g_values, (lo, hi) in pairs:
-            specs.append(HistogramSpec(f"{name}_{tag}", f"{label} layer {layer.layer_id} [mm]",
-                                       r_values[:, index], g_values[:, index],
-                                       np.linspace(lo, hi, 101)))
-        specs.append(HistogramSpec(f"sparsity_{tag}", f"sparsity layer {layer.layer_id}",
-                                   rf.sparsity[:, index], gf.sparsity[:, index],
-                                   np.linspace(0, 1, 21)))
+            specs.append(
+                HistogramSpec(
+                    f"{name}_{tag}",
+                    f"{label} layer {layer.layer_id} [mm]",
+                    r_values[:, index],
+                    g_values[:, index],
+                    np.linspace(lo, hi, 101),
+                )
+            )
+        specs.append(
+            HistogramSpec(
+                f"sparsity_{tag}",
+                f"sparsity layer {layer.layer_id}",
+                rf.sparsity[:, index],
+                gf.sparsity[:, index],
+                np.linspace(0, 1, 21),
+            )
+        )
     for spec in specs:
         spec.result = compare_histograms(spec.reference, spec.generated, spec.edges)
     voxel = HistogramSpec("voxel_energy", "voxel energy [MeV]", None, None, voxel_edges, log_x=True)
     from physgen.metrics.separation import HistogramComparison, separation_power
 
-    voxel.result = HistogramComparison(voxel_edges, ref.voxel_counts, gen.voxel_counts,
-                                       separation_power(ref.voxel_counts, gen.voxel_counts),
-                                       ref.voxel_out_of_range, gen.voxel_out_of_range)
+    voxel.result = HistogramComparison(
+        voxel_edges,
+        ref.voxel_counts,
+        gen.voxel_counts,
+        separation_power(ref.voxel_counts, gen.voxel_counts),
+        ref.voxel_out_of_range,
+        gen.voxel_out_of_range,
+    )
     specs.append(voxel)
     return specs
 
@@ -180,8 +226,10 @@ def _summaries(ref, gen, n, voxel_edges, config: EvaluationConfig, log):
     bytes_needed = 2 * n * ref.n_voxels * 4
     dtype = torch.float32 if bytes_needed <= config.memory_budget_gb * 1e9 else torch.bfloat16
     if keep and dtype == torch.bfloat16:
-        log(f"showers stored in bfloat16 for the classifiers ({bytes_needed / 1e9:.1f} GB in "
-            f"float32 exceeds the {config.memory_budget_gb} GB budget)")
+        log(
+            f"showers stored in bfloat16 for the classifiers ({bytes_needed / 1e9:.1f} GB in "
+            f"float32 exceeds the {config.memory_budget_gb} GB budget)"
+        )
     key = cache_key(ref.path, ref.geometry, voxel_edges, n)
     ref_summary = None if keep else load_cached_summary(ref.path, key)
     if ref_summary is not None:
@@ -189,17 +237,27 @@ def _summaries(ref, gen, n, voxel_edges, config: EvaluationConfig, log):
     else:
         ref_summary = summarize_showers(ref.path, ref.geometry, voxel_edges, n, keep, dtype)
         store_cached_summary(ref.path, key, ref_summary)
-    gen_summary = summarize_showers(gen.path, ref.geometry, voxel_edges, n, keep, dtype,
-                                    check_values=False)
+    gen_summary = summarize_showers(
+        gen.path, ref.geometry, voxel_edges, n, keep, dtype, check_values=False
+    )
     return ref_summary, gen_summary, str(dtype).replace("torch.", "")
 
 
-def evaluate(generated, reference, out_dir, config: EvaluationConfig = EvaluationConfig(),
-             geometry: Geometry | None = None, log=print, progress: bool = True) -> dict:
+def evaluate(
+    generated,
+    reference,
+    out_dir,
+    config: EvaluationConfig = EvaluationConfig(),
+    geometry: Geometry | None = None,
+    log=print,
+    progress: bool = True,
+) -> dict:
     """Evaluate ``generated`` against ``reference``; writes metrics.json (and report.html)."""
     unknown = set(config.metrics) - set(ALL_METRICS)
     if unknown:
-        raise PhysgenInputError(f"unknown metrics {sorted(unknown)}: choose from {', '.join(ALL_METRICS)}")
+        raise PhysgenInputError(
+            f"unknown metrics {sorted(unknown)}: choose from {', '.join(ALL_METRICS)}"
+        )
     started = time.perf_counter()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -207,14 +265,22 @@ def evaluate(generated, reference, out_dir, config: EvaluationConfig = Evaluatio
     geometry = ref.geometry
     voxel_edges = np.logspace(np.log10(geometry.threshold_mev), np.log10(e_max), 51)
     ref_summary, gen_summary, storage = _summaries(ref, gen, n, voxel_edges, config, log)
-    metrics = {"physgen_version": __version__, "reference": str(ref.path),
-               "generated": str(gen.path), "geometry": geometry.name,
-               "n_reference": len(ref_summary.features), "n_generated_read": n,
-               "n_generated_invalid": gen_summary.n_invalid, "classifier_storage": storage,
-               "warnings": warnings}
+    metrics = {
+        "physgen_version": __version__,
+        "reference": str(ref.path),
+        "generated": str(gen.path),
+        "geometry": geometry.name,
+        "n_reference": len(ref_summary.features),
+        "n_generated_read": n,
+        "n_generated_invalid": gen_summary.n_invalid,
+        "classifier_storage": storage,
+        "warnings": warnings,
+    }
     if gen_summary.n_invalid:
-        message = (f"generator failure: {gen_summary.n_invalid} of {n} generated showers have NaN, "
-                   "inf or negative voxel energies or a bad incident energy; they were excluded")
+        message = (
+            f"generator failure: {gen_summary.n_invalid} of {n} generated showers have NaN, "
+            "inf or negative voxel energies or a bad incident energy; they were excluded"
+        )
         log(f"warning: {message}")
         warnings.append(message)
     metrics["generator_failure"] = bool(gen_summary.n_invalid)
@@ -230,8 +296,11 @@ def evaluate(generated, reference, out_dir, config: EvaluationConfig = Evaluatio
         values = list(metrics["separation_power"].values())
         metrics["separation_mean"] = float(np.mean(values))
         metrics["separation_etot_over_einc"] = metrics["separation_power"]["etot_over_einc"]
-        out_of_range = {s.name: s.result.generated_out_of_range for s in specs
-                        if s.result.generated_out_of_range > 0}
+        out_of_range = {
+            s.name: s.result.generated_out_of_range
+            for s in specs
+            if s.result.generated_out_of_range > 0
+        }
         metrics["generated_out_of_range_fraction"] = out_of_range
 
     classifier_config = config.classifier_config()
@@ -247,16 +316,25 @@ def evaluate(generated, reference, out_dir, config: EvaluationConfig = Evaluatio
             result = classifier_two_sample_test(
                 (ref_summary.showers, torch.from_numpy(ref_summary.features.incident_energy)),
                 (gen_summary.showers, torch.from_numpy(gen_summary.features.incident_energy)),
-                classifier_config, transform, progress, description=name)
+                classifier_config,
+                transform,
+                progress,
+                description=name,
+            )
             _store_classifier(metrics, suffix, result)
     if "cls-high" in config.metrics:
-        result = classifier_two_sample_test(high_ref, high_gen, classifier_config,
-                                            progress=progress, description="cls-high")
+        result = classifier_two_sample_test(
+            high_ref, high_gen, classifier_config, progress=progress, description="cls-high"
+        )
         _store_classifier(metrics, "high", result)
     if "fpd" in config.metrics:
-        metrics["fpd"], metrics["fpd_err"] = (1e3 * v for v in fpd(high_ref, high_gen, seed=config.seed))
+        metrics["fpd"], metrics["fpd_err"] = (
+            1e3 * v for v in fpd(high_ref, high_gen, seed=config.seed)
+        )
     if "kpd" in config.metrics:
-        metrics["kpd"], metrics["kpd_err"] = (1e3 * v for v in kpd(high_ref, high_gen, seed=config.seed))
+        metrics["kpd"], metrics["kpd_err"] = (
+            1e3 * v for v in kpd(high_ref, high_gen, seed=config.seed)
+        )
     metrics["distance_units"] = "fpd and kpd are x 1e3, on the high-level vector of cls-high"
     metrics["config"] = {**asdict(config), "classifier": asdict(classifier_config)}
     metrics["wall_s"] = time.perf_counter() - started

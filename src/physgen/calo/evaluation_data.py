@@ -33,13 +33,20 @@ class ShowerSummary:
 
 
 def _valid_rows(energies: np.ndarray, showers: np.ndarray) -> np.ndarray:
-    return (np.isfinite(energies) & (energies > 0) & np.isfinite(showers).all(1)
-            & (showers >= 0).all(1))
+    return (
+        np.isfinite(energies) & (energies > 0) & np.isfinite(showers).all(1) & (showers >= 0).all(1)
+    )
 
 
-def summarize_showers(path, geometry: Geometry, voxel_edges: np.ndarray, stop: int | None,
-                      keep_showers: bool, storage_dtype: torch.dtype = torch.float32,
-                      check_values: bool = True) -> ShowerSummary:
+def summarize_showers(
+    path,
+    geometry: Geometry,
+    voxel_edges: np.ndarray,
+    stop: int | None,
+    keep_showers: bool,
+    storage_dtype: torch.dtype = torch.float32,
+    check_values: bool = True,
+) -> ShowerSummary:
     """Stream ``path`` once (up to ``stop`` events)."""
     from physgen.calo.io import open_shower_file
 
@@ -52,8 +59,9 @@ def summarize_showers(path, geometry: Geometry, voxel_edges: np.ndarray, stop: i
     shower_sum = np.zeros(geometry.n_voxels)
     voxel_counts = np.zeros(len(voxel_edges) - 1, dtype=np.int64)
     n_voxels_nonzero = n_voxels_in_range = n_invalid = 0
-    for energies, showers in iter_showers(path, DEFAULT_CHUNK, geometry, stop=stop,
-                                          check_values=check_values):
+    for energies, showers in iter_showers(
+        path, DEFAULT_CHUNK, geometry, stop=stop, check_values=check_values
+    ):
         valid = _valid_rows(energies, showers)
         if not valid.all():
             n_invalid += int((~valid).sum())
@@ -67,7 +75,7 @@ def summarize_showers(path, geometry: Geometry, voxel_edges: np.ndarray, stop: i
         n_voxels_nonzero += nonzero.size
         n_voxels_in_range += int(counts.sum())
         if keep_showers:
-            kept[n_kept:n_kept + len(showers)] = torch.from_numpy(showers)
+            kept[n_kept : n_kept + len(showers)] = torch.from_numpy(showers)
         n_kept += len(showers)
     features = ShowerFeatures.concatenate(parts) if parts else None
     return ShowerSummary(
@@ -106,9 +114,14 @@ def _cache_dir_for(reference: Path) -> Path:
 
 
 def cache_key(path, geometry: Geometry, voxel_edges: np.ndarray, stop: int | None) -> str:
-    parts = [file_digest(path), geometry.name, repr(geometry.threshold_mev), str(stop),
-             hashlib.blake2b(np.asarray(voxel_edges).tobytes(), digest_size=8).hexdigest(),
-             str(CACHE_VERSION)]
+    parts = [
+        file_digest(path),
+        geometry.name,
+        repr(geometry.threshold_mev),
+        str(stop),
+        hashlib.blake2b(np.asarray(voxel_edges).tobytes(), digest_size=8).hexdigest(),
+        str(CACHE_VERSION),
+    ]
     return hashlib.blake2b("|".join(parts).encode(), digest_size=16).hexdigest()
 
 
@@ -118,8 +131,13 @@ def load_cached_summary(path, key: str) -> ShowerSummary | None:
         return None
     with np.load(cached) as data:
         features = ShowerFeatures(**{f.name: data[f"f_{f.name}"] for f in fields(ShowerFeatures)})
-        return ShowerSummary(features, data["mean_shower"], data["voxel_counts"],
-                             float(data["voxel_out_of_range"]), int(data["n_invalid"]))
+        return ShowerSummary(
+            features,
+            data["mean_shower"],
+            data["voxel_counts"],
+            float(data["voxel_out_of_range"]),
+            int(data["n_invalid"]),
+        )
 
 
 def store_cached_summary(path, key: str, summary: ShowerSummary) -> Path:
@@ -127,8 +145,13 @@ def store_cached_summary(path, key: str, summary: ShowerSummary) -> Path:
     arrays = {f"f_{k}": v for k, v in summary.features.as_dict().items()}
     with atomic_path(cached) as tmp:
         with open(tmp, "wb") as handle:
-            np.savez(handle, mean_shower=summary.mean_shower, voxel_counts=summary.voxel_counts,
-                     voxel_out_of_range=summary.voxel_out_of_range, n_invalid=summary.n_invalid,
-                     **arrays)
+            np.savez(
+                handle,
+                mean_shower=summary.mean_shower,
+                voxel_counts=summary.voxel_counts,
+                voxel_out_of_range=summary.voxel_out_of_range,
+                n_invalid=summary.n_invalid,
+                **arrays,
+            )
     os.utime(cached)
     return cached

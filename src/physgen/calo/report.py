@@ -17,8 +17,18 @@ import numpy as np  # noqa: E402
 from physgen.calo.plots import plot_average_layers  # noqa: E402
 from physgen.core.atomic import write_text_atomic  # noqa: E402
 
-_GROUPS = ("etot_over_einc", "e_layer", "ec_eta", "ec_phi", "width_eta", "width_phi", "ec_r",
-           "width_r", "sparsity", "voxel_energy")
+_GROUPS = (
+    "etot_over_einc",
+    "e_layer",
+    "ec_eta",
+    "ec_phi",
+    "width_eta",
+    "width_phi",
+    "ec_r",
+    "width_r",
+    "sparsity",
+    "voxel_energy",
+)
 
 
 def _png(fig) -> str:
@@ -73,16 +83,31 @@ def _average_images(geometry, ref_summary, gen_summary) -> list[tuple[str, str]]
 
 
 def _summary_rows(metrics: dict) -> list[tuple[str, str]]:
-    rows = [("showers compared", str(metrics["n_reference"])),
-            ("invalid generated showers", str(metrics["n_generated_invalid"]))]
-    for suffix, label in (("low", "low-level"), ("low_normed", "low-level normed"), ("high", "high-level")):
+    rows = [
+        ("showers compared", str(metrics["n_reference"])),
+        ("invalid generated showers", str(metrics["n_generated_invalid"])),
+    ]
+    for suffix, label in (
+        ("low", "low-level"),
+        ("low_normed", "low-level normed"),
+        ("high", "high-level"),
+    ):
         if f"auc_{suffix}" in metrics:
-            rows.append((f"classifier AUC ({label})",
-                         f"{metrics[f'auc_{suffix}']:.4f} &plusmn; {metrics[f'auc_{suffix}_err']:.4f}"))
+            rows.append(
+                (
+                    f"classifier AUC ({label})",
+                    f"{metrics[f'auc_{suffix}']:.4f} &plusmn; {metrics[f'auc_{suffix}_err']:.4f}",
+                )
+            )
             rows.append((f"classifier JSD ({label})", f"{metrics[f'jsd_{suffix}']:.4f}"))
     for key in ("fpd", "kpd"):
         if key in metrics:
-            rows.append((f"{key.upper()} (x1e3)", f"{metrics[key]:.4g} &plusmn; {metrics[key + '_err']:.2g}"))
+            rows.append(
+                (
+                    f"{key.upper()} (x1e3)",
+                    f"{metrics[key]:.4g} &plusmn; {metrics[key + '_err']:.2g}",
+                )
+            )
     if "separation_mean" in metrics:
         rows.append(("mean separation power", f"{metrics['separation_mean']:.4f}"))
         rows.append(("separation power E_tot/E_inc", f"{metrics['separation_etot_over_einc']:.4f}"))
@@ -94,19 +119,26 @@ def write_report(path, metrics: dict, specs, geometry, ref_summary, gen_summary)
     for group in _GROUPS:
         members = [s for s in specs if s.name == group or s.name.startswith(group + "_")]
         if members:
-            sections.append(f"<h2>{html.escape(group)}</h2>"
-                            f"<img src='data:image/png;base64,{_group_figure(members)}'>")
-    rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in _summary_rows(metrics))
+            sections.append(
+                f"<h2>{html.escape(group)}</h2>"
+                f"<img src='data:image/png;base64,{_group_figure(members)}'>"
+            )
+    rows = "".join(
+        f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in _summary_rows(metrics)
+    )
     warnings = "".join(f"<li>{html.escape(w)}</li>" for w in metrics.get("warnings", []))
-    images = "".join(f"<h3>{t}</h3><img src='data:image/png;base64,{b}'>"
-                     for t, b in _average_images(geometry, ref_summary, gen_summary))
+    images = "".join(
+        f"<h3>{t}</h3><img src='data:image/png;base64,{b}'>"
+        for t, b in _average_images(geometry, ref_summary, gen_summary)
+    )
     page = f"""<!doctype html><html><head><meta charset="utf-8"><title>physgen evaluation</title>
 <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
 td{{border:1px solid #ccc;padding:4px 10px}}img{{max-width:100%}}</style></head><body>
 <h1>physgen calorimeter evaluation</h1>
-<p>generated: {html.escape(metrics['generated'])}<br>reference: {html.escape(metrics['reference'])}
-<br>geometry: {html.escape(metrics['geometry'])}, physgen {html.escape(metrics['physgen_version'])}</p>
+<p>generated: {html.escape(metrics["generated"])}<br>reference: {html.escape(metrics["reference"])}
+<br>geometry: {html.escape(metrics["geometry"])},
+physgen {html.escape(metrics["physgen_version"])}</p>
 <table>{rows}</table><ul>{warnings}</ul>
-<h2>average showers</h2>{images}{''.join(sections)}</body></html>"""
+<h2>average showers</h2>{images}{"".join(sections)}</body></html>"""
     write_text_atomic(path, page)
     return Path(path)

@@ -33,8 +33,9 @@ TOTAL_ENERGY_CAP = 1.5  # E_tot / E_inc is bounded by this in the flow I represe
 class ShowerModelConfig:
     model: str = "coupling"
     flow: FlowConfig = field(default_factory=FlowConfig)
-    energy_flow: FlowConfig = field(default_factory=lambda: FlowConfig(kind="nsf", transforms=4,
-                                                                        hidden=(128, 128)))
+    energy_flow: FlowConfig = field(
+        default_factory=lambda: FlowConfig(kind="nsf", transforms=4, hidden=(128, 128))
+    )
     training: TrainingConfig = field(default_factory=TrainingConfig)
     dequantization_mev: float | None = None  # uniform noise on voxels; default: the threshold
     denoiser: DenoiserConfig = field(default_factory=DenoiserConfig)
@@ -76,8 +77,14 @@ class ShowerModel(nn.Module):
         noise = torch.rand(showers.shape, generator=generator, dtype=showers.dtype)
         return showers + noise * self.noise_mev
 
-    def fit(self, incident_mev: np.ndarray, showers_mev: np.ndarray, run_dir=None,
-            resume: bool = False, progress: bool = True) -> dict:
+    def fit(
+        self,
+        incident_mev: np.ndarray,
+        showers_mev: np.ndarray,
+        run_dir=None,
+        resume: bool = False,
+        progress: bool = True,
+    ) -> dict:
         """Train every flow of the model on physical showers (MeV)."""
         energies = torch.as_tensor(np.asarray(incident_mev, np.float32))
         generator = torch.Generator().manual_seed(self.config.training.seed)
@@ -88,8 +95,15 @@ class ShowerModel(nn.Module):
             flow.preprocessing.transforms[-1].fit(flow.preprocessing.transforms[0](x)[0])
             flow_dir = Path(run_dir) / flow_name if run_dir is not None else None
             histories[flow_name] = fit(
-                flow, self._loss, (x, c), self.config.training, flow_dir, resume, progress,
-                description=f"{self.name}:{flow_name}")
+                flow,
+                self._loss,
+                (x, c),
+                self.config.training,
+                flow_dir,
+                resume,
+                progress,
+                description=f"{self.name}:{flow_name}",
+            )
         return histories
 
     @staticmethod
@@ -98,8 +112,9 @@ class ShowerModel(nn.Module):
         return -model.log_prob(x, c).mean() / x.shape[1]
 
     @torch.no_grad()
-    def sample(self, incident_mev, batch_size: int = 1000, seed: int = 0,
-               progress: bool = False) -> np.ndarray:
+    def sample(
+        self, incident_mev, batch_size: int = 1000, seed: int = 0, progress: bool = False
+    ) -> np.ndarray:
         """One shower (MeV, float32) per incident energy (MeV)."""
         from tqdm import tqdm
 
@@ -108,11 +123,15 @@ class ShowerModel(nn.Module):
         energies = torch.as_tensor(np.asarray(incident_mev, np.float32)).reshape(-1)
         generator = torch.Generator(device=device).manual_seed(seed)
         out = np.empty((len(energies), self.geometry.n_voxels), np.float32)
-        for begin in tqdm(range(0, len(energies), batch_size), disable=not progress,
-                          desc="generating", unit="batch"):
-            batch = energies[begin:begin + batch_size].to(device)
+        for begin in tqdm(
+            range(0, len(energies), batch_size),
+            disable=not progress,
+            desc="generating",
+            unit="batch",
+        ):
+            batch = energies[begin : begin + batch_size].to(device)
             showers = self._clean(self._generate(batch, generator))
-            out[begin:begin + len(batch)] = showers.cpu().numpy()
+            out[begin : begin + len(batch)] = showers.cpu().numpy()
         return out
 
     def _clean(self, showers: torch.Tensor) -> torch.Tensor:
@@ -120,8 +139,12 @@ class ShowerModel(nn.Module):
         return torch.where(showers < self.geometry.threshold_mev, 0.0, showers)
 
     def save(self, path) -> None:
-        payload = {"model": self.name, "geometry": self.geometry.name,
-                   "config": asdict(self.config), "state_dict": self.state_dict()}
+        payload = {
+            "model": self.name,
+            "geometry": self.geometry.name,
+            "config": asdict(self.config),
+            "state_dict": self.state_dict(),
+        }
         with atomic_path(path) as tmp:
             torch.save(payload, tmp)
 
@@ -197,14 +220,18 @@ class CouplingShowerModel(_LayerEnergyRepresentation):
     def __init__(self, geometry: Geometry, config: ShowerModelConfig):
         super().__init__(geometry, config)
         n = geometry.n_layers + geometry.n_voxels
-        self.flow = ConditionalFlow(n, 1, config.flow, _logit_standardize(n), seed=config.training.seed)
+        self.flow = ConditionalFlow(
+            n, 1, config.flow, _logit_standardize(n), seed=config.training.seed
+        )
 
     def _flows(self):
         return [("flow", self.flow)]
 
     def _training_inputs(self, energies, showers, flow_name):
         e_layer = self._layer_energies(showers)
-        features = torch.cat([self._energy_ratios(e_layer, energies), self._shapes(showers, e_layer)], 1)
+        features = torch.cat(
+            [self._energy_ratios(e_layer, energies), self._shapes(showers, e_layer)], 1
+        )
         return features, _log_energy(energies)
 
     def _generate(self, energies, generator):
@@ -221,11 +248,16 @@ class CaloFlowShowerModel(_LayerEnergyRepresentation):
     def __init__(self, geometry: Geometry, config: ShowerModelConfig):
         super().__init__(geometry, config)
         n_layers = geometry.n_layers
-        self.energy_flow = ConditionalFlow(n_layers, 1, config.energy_flow,
-                                           _logit_standardize(n_layers), seed=config.training.seed)
-        self.shape_flow = ConditionalFlow(geometry.n_voxels, 1 + n_layers, config.flow,
-                                          _logit_standardize(geometry.n_voxels),
-                                          seed=config.training.seed + 1)
+        self.energy_flow = ConditionalFlow(
+            n_layers, 1, config.energy_flow, _logit_standardize(n_layers), seed=config.training.seed
+        )
+        self.shape_flow = ConditionalFlow(
+            geometry.n_voxels,
+            1 + n_layers,
+            config.flow,
+            _logit_standardize(geometry.n_voxels),
+            seed=config.training.seed + 1,
+        )
 
     def _flows(self):
         return [("energy_flow", self.energy_flow), ("shape_flow", self.shape_flow)]
@@ -264,5 +296,12 @@ def parameter_count(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-__all__ = ["ShowerModelConfig", "ShowerModel", "CouplingShowerModel", "CaloFlowShowerModel",
-           "build_model", "MODELS", "parameter_count"]
+__all__ = [
+    "ShowerModelConfig",
+    "ShowerModel",
+    "CouplingShowerModel",
+    "CaloFlowShowerModel",
+    "build_model",
+    "MODELS",
+    "parameter_count",
+]

@@ -22,8 +22,9 @@ def read_config_file(path) -> dict:
     try:
         data = tomllib.loads(text) if path.suffix == ".toml" else yaml.safe_load(text)
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as err:
-        raise PhysgenInputError(f"{path}: not valid {'TOML' if path.suffix == '.toml' else 'YAML'}"
-                                f" ({err})") from None
+        raise PhysgenInputError(
+            f"{path}: not valid {'TOML' if path.suffix == '.toml' else 'YAML'} ({err})"
+        ) from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -38,8 +39,9 @@ def from_dict(cls, data: dict, where: str = "config"):
     allowed = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(allowed))
     if unknown:
-        raise PhysgenInputError(f"{where}: unknown setting(s) {', '.join(unknown)}; "
-                                f"allowed: {', '.join(allowed)}")
+        raise PhysgenInputError(
+            f"{where}: unknown setting(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}"
+        )
     hints = typing.get_type_hints(cls)
     values = {}
     for name, value in data.items():

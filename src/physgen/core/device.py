@@ -15,7 +15,9 @@ def resolve_device(name: str = "cpu") -> str:
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise PhysgenInputError(f"device '{name}' requested but CUDA is not available; use --device cpu")
+        raise PhysgenInputError(
+            f"device '{name}' requested but CUDA is not available; use --device cpu"
+        )
     if name != "cpu" and not name.startswith("cuda"):
         raise PhysgenInputError(f"unknown device '{name}': use cpu, cuda, cuda:N or auto")
     return name

@@ -49,7 +49,9 @@ def _scheduler(optimizer, config: TrainingConfig, steps_per_epoch: int):
     if config.schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, total)
     if config.schedule == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, config.learning_rate, total_steps=total)
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, config.learning_rate, total_steps=total
+        )
     if config.schedule == "constant":
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
     raise ValueError(f"unknown schedule '{config.schedule}': use cosine, onecycle or constant")
@@ -57,7 +59,7 @@ def _scheduler(optimizer, config: TrainingConfig, steps_per_epoch: int):
 
 def _batches(tensors: Sequence[torch.Tensor], index: np.ndarray, batch_size: int, device: str):
     for begin in range(0, len(index), batch_size):
-        chosen = torch.as_tensor(index[begin:begin + batch_size])
+        chosen = torch.as_tensor(index[begin : begin + batch_size])
         yield tuple(t[chosen].to(device) for t in tensors)
 
 
@@ -76,9 +78,16 @@ def _validation_loss(model, loss_fn, tensors, index, config) -> float:
     return total / max(count, 1)
 
 
-def fit(model: torch.nn.Module, loss_fn: Callable, tensors: Sequence[torch.Tensor],
-        config: TrainingConfig, run_dir=None, resume: bool = False, progress: bool = True,
-        description: str = "training") -> dict:
+def fit(
+    model: torch.nn.Module,
+    loss_fn: Callable,
+    tensors: Sequence[torch.Tensor],
+    config: TrainingConfig,
+    run_dir=None,
+    resume: bool = False,
+    progress: bool = True,
+    description: str = "training",
+) -> dict:
     """Minimise ``loss_fn(model, *batch)`` over mini-batches of ``tensors``.
 
     The best model (lowest validation loss) is loaded into ``model`` at the end. With a
@@ -93,11 +102,18 @@ def fit(model: torch.nn.Module, loss_fn: Callable, tensors: Sequence[torch.Tenso
     n_val = int(round(config.validation_fraction * n)) if n > 10 else 0
     val_index, train_index = order[:n_val], order[n_val:]
     steps_per_epoch = math.ceil(len(train_index) / config.batch_size)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate,
-                                  weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
     scheduler = _scheduler(optimizer, config, steps_per_epoch)
-    state = {"epoch": 0, "best_val": math.inf, "best_state": None, "stale": 0, "history": [],
-             "skipped": 0}
+    state = {
+        "epoch": 0,
+        "best_val": math.inf,
+        "best_state": None,
+        "stale": 0,
+        "history": [],
+        "skipped": 0,
+    }
     checkpoint = Path(run_dir) / "checkpoint.pt" if run_dir is not None else None
     if resume and checkpoint is not None and checkpoint.exists():
         saved = torch.load(checkpoint, map_location=config.device, weights_only=False)
@@ -108,13 +124,19 @@ def fit(model: torch.nn.Module, loss_fn: Callable, tensors: Sequence[torch.Tenso
         rng.bit_generator.state = saved["numpy_rng"]
         torch.set_rng_state(saved["torch_rng"])
     model.train()
-    bar = tqdm(total=config.epochs, initial=state["epoch"], desc=description, unit="epoch",
-               disable=not progress)
+    bar = tqdm(
+        total=config.epochs,
+        initial=state["epoch"],
+        desc=description,
+        unit="epoch",
+        disable=not progress,
+    )
     while state["epoch"] < config.epochs:
         started = time.perf_counter()
         running, seen = 0.0, 0
-        for batch in _batches(tensors, rng.permutation(train_index), config.batch_size,
-                              config.device):
+        for batch in _batches(
+            tensors, rng.permutation(train_index), config.batch_size, config.device
+        ):
             loss = loss_fn(model, *batch)
             if not torch.isfinite(loss):
                 state["skipped"] += 1
@@ -122,7 +144,8 @@ def fit(model: torch.nn.Module, loss_fn: Callable, tensors: Sequence[torch.Tenso
                     raise TrainingDiverged(
                         f"non-finite loss at epoch {state['epoch'] + 1} ({state['skipped']} bad "
                         "batches): lower the learning rate, enable grad_clip, or check the data "
-                        "for NaN/inf")
+                        "for NaN/inf"
+                    )
                 optimizer.zero_grad(set_to_none=True)
                 continue
             optimizer.zero_grad(set_to_none=True)
@@ -137,9 +160,15 @@ def fit(model: torch.nn.Module, loss_fn: Callable, tensors: Sequence[torch.Tenso
         val_loss = _validation_loss(model, loss_fn, tensors, val_index, config)
         monitored = val_loss if n_val else train_loss
         state["epoch"] += 1
-        state["history"].append({"epoch": state["epoch"], "train_loss": train_loss,
-                                 "val_loss": val_loss, "lr": scheduler.get_last_lr()[0],
-                                 "seconds": time.perf_counter() - started})
+        state["history"].append(
+            {
+                "epoch": state["epoch"],
+                "train_loss": train_loss,
+                "val_loss": val_loss,
+                "lr": scheduler.get_last_lr()[0],
+                "seconds": time.perf_counter() - started,
+            }
+        )
         if monitored < state["best_val"]:
             state["best_val"] = monitored
             state["best_state"] = copy.deepcopy(model.state_dict())
@@ -147,8 +176,11 @@ def fit(model: torch.nn.Module, loss_fn: Callable, tensors: Sequence[torch.Tenso
         else:
             state["stale"] += 1
         bar.update(1)
-        bar.set_postfix(loss=f"{train_loss:.4g}", val=f"{val_loss:.4g}",
-                        samples_s=f"{seen / state['history'][-1]['seconds']:.0f}")
+        bar.set_postfix(
+            loss=f"{train_loss:.4g}",
+            val=f"{val_loss:.4g}",
+            samples_s=f"{seen / state['history'][-1]['seconds']:.0f}",
+        )
         if checkpoint is not None:
             _save_checkpoint(checkpoint, model, optimizer, scheduler, state, rng, config)
         if config.patience is not None and state["stale"] >= config.patience:
@@ -157,18 +189,30 @@ def fit(model: torch.nn.Module, loss_fn: Callable, tensors: Sequence[torch.Tenso
     if state["best_state"] is not None:
         model.load_state_dict(state["best_state"])
     model.eval()
-    return {"history": state["history"], "best_val_loss": state["best_val"],
-            "epochs_run": state["epoch"], "skipped_batches": state["skipped"],
-            "config": asdict(config)}
+    return {
+        "history": state["history"],
+        "best_val_loss": state["best_val"],
+        "epochs_run": state["epoch"],
+        "skipped_batches": state["skipped"],
+        "config": asdict(config),
+    }
 
 
 def _save_checkpoint(path, model, optimizer, scheduler, state, rng, config) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
-        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(), "state": state,
-                    "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
-                    "config": asdict(config)}, tmp)
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "state": state,
+                "numpy_rng": rng.bit_generator.state,
+                "torch_rng": torch.get_rng_state(),
+                "config": asdict(config),
+            },
+            tmp,
+        )
 
 
 @dataclass(frozen=True)
@@ -190,9 +234,15 @@ class StepConfig:
         return 1
 
 
-def optimize(model: torch.nn.Module, step_loss: Callable[[int], tuple[torch.Tensor, dict]],
-             config: StepConfig, run_dir=None, resume: bool = False, progress: bool = True,
-             description: str = "optimizing") -> dict:
+def optimize(
+    model: torch.nn.Module,
+    step_loss: Callable[[int], tuple[torch.Tensor, dict]],
+    config: StepConfig,
+    run_dir=None,
+    resume: bool = False,
+    progress: bool = True,
+    description: str = "optimizing",
+) -> dict:
     """Minimise ``step_loss(step) -> (loss, metrics)`` for ``config.steps`` steps, with the same
     checkpointing, resume, NaN guard and progress bar as ``fit``. Returns the history."""
     torch.manual_seed(config.seed)
@@ -209,8 +259,13 @@ def optimize(model: torch.nn.Module, step_loss: Callable[[int], tuple[torch.Tens
         scheduler.load_state_dict(saved["scheduler"])
         state = saved["state"]
         torch.set_rng_state(saved["torch_rng"])
-    bar = tqdm(total=config.steps, initial=state["epoch"], desc=description, unit="step",
-               disable=not progress)
+    bar = tqdm(
+        total=config.steps,
+        initial=state["epoch"],
+        desc=description,
+        unit="step",
+        disable=not progress,
+    )
     started = time.perf_counter()
     while state["epoch"] < config.steps:
         loss, metrics = step_loss(state["epoch"])
@@ -218,8 +273,10 @@ def optimize(model: torch.nn.Module, step_loss: Callable[[int], tuple[torch.Tens
         if not torch.isfinite(loss):
             state["skipped"] += 1
             if config.nan_policy == "stop" or state["skipped"] > config.max_skipped_batches:
-                raise TrainingDiverged(f"non-finite loss at step {state['epoch'] + 1}: lower the "
-                                       "learning rate or enable grad_clip")
+                raise TrainingDiverged(
+                    f"non-finite loss at step {state['epoch'] + 1}: lower the "
+                    "learning rate or enable grad_clip"
+                )
         else:
             loss.backward()
             if config.grad_clip:
@@ -231,9 +288,15 @@ def optimize(model: torch.nn.Module, step_loss: Callable[[int], tuple[torch.Tens
         bar.update(1)
         if state["epoch"] % 10 == 0:
             bar.set_postfix({k: f"{v:.5g}" for k, v in metrics.items()})
-        if checkpoint is not None and (state["epoch"] % config.checkpoint_every == 0
-                                       or state["epoch"] == config.steps):
+        if checkpoint is not None and (
+            state["epoch"] % config.checkpoint_every == 0 or state["epoch"] == config.steps
+        ):
             _save_checkpoint(checkpoint, model, optimizer, scheduler, state, rng, config)
     bar.close()
-    return {"history": state["history"], "steps": state["epoch"], "skipped": state["skipped"],
-            "seconds": time.perf_counter() - started, "config": asdict(config)}
+    return {
+        "history": state["history"],
+        "steps": state["epoch"],
+        "skipped": state["skipped"],
+        "seconds": time.perf_counter() - started,
+        "config": asdict(config),
+    }

@@ -22,9 +22,12 @@ def lattice():
 @click.option("--L", "size", required=True, type=int, help="Linear lattice size.")
 @click.option("--beta", required=True, type=float, help="Inverse temperature (J = 1).")
 @click.option("--q", default=3, show_default=True, type=int, help="Potts states.")
-@click.option("--mi", is_flag=True,
-              help="Also the mutual information between the two L x L/2 halves of the torus "
-                   "(ising2d, transfer matrix, L <= 14).")
+@click.option(
+    "--mi",
+    is_flag=True,
+    help="Also the mutual information between the two L x L/2 halves of the torus "
+    "(ising2d, transfer matrix, L <= 14).",
+)
 @friendly_errors
 def exact(model, size, beta, q, mi):
     """Print exact ln Z, free energy per site (and mutual information) as JSON."""
@@ -34,15 +37,23 @@ def exact(model, size, beta, q, mi):
 
 
 @lattice.command()
-@click.option("--model", default="ising2d", show_default=True, type=click.Choice(["ising2d", "potts"]))
+@click.option(
+    "--model", default="ising2d", show_default=True, type=click.Choice(["ising2d", "potts"])
+)
 @click.option("--L", "size", required=True, type=int, help="Linear lattice size.")
 @click.option("--beta", required=True, type=float, help="Inverse temperature (J = 1).")
 @click.option("--q", default=3, show_default=True, type=int, help="Potts states.")
-@click.option("--config", "config_path", type=click.Path(path_type=Path),
-              help="YAML/TOML with sampler settings (network, depth, width, steps, ...).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="YAML/TOML with sampler settings (network, depth, width, steps, ...).",
+)
 @click.option("--steps", type=int, help="Override the number of training steps.")
 @click.option("--batch-size", type=int, help="Override the samples per step.")
-@click.option("--out", "run_dir", required=True, type=click.Path(path_type=Path), help="Run directory.")
+@click.option(
+    "--out", "run_dir", required=True, type=click.Path(path_type=Path), help="Run directory."
+)
 @click.option("--resume", is_flag=True, help="Continue from the run's checkpoint.")
 @click.option("--device", default="cpu", show_default=True)
 @friendly_errors
@@ -55,26 +66,46 @@ def train(model, size, beta, q, config_path, steps, batch_size, run_dir, resume,
     from physgen.core.device import resolve_device
     from physgen.lattice.variational import SamplerConfig, save_sampler, train_sampler
 
-    config = load_config(SamplerConfig, config_path, {
-        "lattice": model, "L": size, "beta": beta, "q": q if model == "potts" else 2,
-        "batch_size": batch_size})
-    optimizer = replace(config.optimizer, device=resolve_device(device),
-                        **({"steps": steps} if steps else {}))
+    config = load_config(
+        SamplerConfig,
+        config_path,
+        {
+            "lattice": model,
+            "L": size,
+            "beta": beta,
+            "q": q if model == "potts" else 2,
+            "batch_size": batch_size,
+        },
+    )
+    optimizer = replace(
+        config.optimizer, device=resolve_device(device), **({"steps": steps} if steps else {})
+    )
     config = replace(config, optimizer=optimizer)
     sampler, history = train_sampler(config, run_dir, resume=resume)
     save_sampler(Path(run_dir) / "sampler.pt", sampler, config)
     last = history["history"][-1]
-    write_json_atomic(Path(run_dir) / "training.json", {
-        "seconds": history["seconds"], "steps": history["steps"],
-        "final_variational_free_energy_per_site": last["free_energy_per_site"]})
-    click.echo(f"trained {history['steps']} steps in {history['seconds']:.0f} s; "
-               f"sampler saved to {Path(run_dir) / 'sampler.pt'}")
+    write_json_atomic(
+        Path(run_dir) / "training.json",
+        {
+            "seconds": history["seconds"],
+            "steps": history["steps"],
+            "final_variational_free_energy_per_site": last["free_energy_per_site"],
+        },
+    )
+    click.echo(
+        f"trained {history['steps']} steps in {history['seconds']:.0f} s; "
+        f"sampler saved to {Path(run_dir) / 'sampler.pt'}"
+    )
 
 
 @lattice.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("--observables", default="free-energy,energy", show_default=True,
-              help="Comma list of free-energy, energy, nmcmc.")
+@click.option(
+    "--observables",
+    default="free-energy,energy",
+    show_default=True,
+    help="Comma list of free-energy, energy, nmcmc.",
+)
 @click.option("--samples", default=100_000, show_default=True, type=int)
 @click.option("--seed", default=1, show_default=True, type=int)
 @friendly_errors

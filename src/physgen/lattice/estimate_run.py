@@ -15,33 +15,53 @@ OBSERVABLES = ("free-energy", "energy", "nmcmc")
 def estimate_run(run_dir, observables: list[str], samples: int, seed: int = 1) -> dict:
     unknown = sorted(set(observables) - set(OBSERVABLES))
     if unknown:
-        raise PhysgenInputError(f"unknown observable(s) {', '.join(unknown)}: choose from "
-                                f"{', '.join(OBSERVABLES)}")
+        raise PhysgenInputError(
+            f"unknown observable(s) {', '.join(unknown)}: choose from {', '.join(OBSERVABLES)}"
+        )
     path = Path(run_dir) / "sampler.pt"
     if not path.exists():
-        raise PhysgenInputError(f"{run_dir} holds no sampler.pt: train one with `physgen lattice train`")
+        raise PhysgenInputError(
+            f"{run_dir} holds no sampler.pt: train one with `physgen lattice train`"
+        )
     sampler, config = load_sampler(path)
     lattice = build_lattice(config)
     log_q, energies = draw(
-        sampler, lambda s: lattice.energy(lattice_spins(config, s).view(-1, *lattice.shape)),
-        config.beta, samples, seed=seed)
+        sampler,
+        lambda s: lattice.energy(lattice_spins(config, s).view(-1, *lattice.shape)),
+        config.beta,
+        samples,
+        seed=seed,
+    )
     estimates = nis_estimates(log_q, energies, config.beta, lattice.n_sites)
-    result = {"model": config.lattice, "L": config.L, "beta": config.beta, "n_samples": samples,
-              "ess_fraction": estimates["ess_fraction"]}
+    result = {
+        "model": config.lattice,
+        "L": config.L,
+        "beta": config.beta,
+        "n_samples": samples,
+        "ess_fraction": estimates["ess_fraction"],
+    }
     if "free-energy" in observables:
-        for key in ("log_z", "log_z_err", "free_energy_per_site", "free_energy_per_site_err",
-                    "variational_free_energy_per_site"):
+        for key in (
+            "log_z",
+            "log_z_err",
+            "free_energy_per_site",
+            "free_energy_per_site_err",
+            "variational_free_energy_per_site",
+        ):
             result[key] = estimates[key]
         if config.lattice == "ising2d":
             exact = kaufman_log_z(config.beta, config.L)
             result["exact_log_z"] = exact
             result["free_energy_relative_error"] = abs(estimates["log_z"] - exact) / abs(exact)
             result["variational_relative_error"] = abs(
-                estimates["variational_free_energy_per_site"] * config.beta * lattice.n_sites + exact
+                estimates["variational_free_energy_per_site"] * config.beta * lattice.n_sites
+                + exact
             ) / abs(exact)
     if "energy" in observables:
         for key in ("energy_per_site", "energy_per_site_err", "specific_heat_per_site"):
             result[key] = estimates[key]
     if "nmcmc" in observables:
-        result.update({f"nmcmc_{k}": v for k, v in neural_mcmc(log_q, energies, config.beta, seed).items()})
+        result.update(
+            {f"nmcmc_{k}": v for k, v in neural_mcmc(log_q, energies, config.beta, seed).items()}
+        )
     return result

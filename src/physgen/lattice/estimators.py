@@ -49,7 +49,9 @@ def nis_estimates(log_q: np.ndarray, energies: np.ndarray, beta: float, n_sites:
         "log_z_err": float(log_z_err),
         "free_energy_per_site": float(-log_z / (beta * n_sites)),
         "free_energy_per_site_err": float(log_z_err / (beta * n_sites)),
-        "variational_free_energy_per_site": float(np.mean(log_q + beta * energies) / (beta * n_sites)),
+        "variational_free_energy_per_site": float(
+            np.mean(log_q + beta * energies) / (beta * n_sites)
+        ),
         "energy_per_site": mean_e / n_sites,
         "energy_per_site_err": mean_e_err / n_sites,
         "specific_heat_per_site": beta**2 * (mean_e2 - mean_e**2) / n_sites,
@@ -88,5 +90,8 @@ def neural_mcmc(log_q: np.ndarray, energies: np.ndarray, beta: float, seed: int 
             accepted += 1
         chain[i] = energies[current]
     tau = integrated_autocorrelation_time(chain)
-    return {"acceptance": accepted / max(len(log_w) - 1, 1), "tau_int_energy": tau,
-            "mean_energy": float(chain.mean())}
+    return {
+        "acceptance": accepted / max(len(log_w) - 1, 1),
+        "tau_int_energy": tau,
+        "mean_energy": float(chain.mean()),
+    }

@@ -13,8 +13,13 @@ import math
 import numpy as np
 from scipy import integrate, special
 
-__all__ = ["BETA_C", "kaufman_log_z", "onsager_free_energy", "free_energy_per_site",
-           "log_z_by_enumeration"]
+__all__ = [
+    "BETA_C",
+    "kaufman_log_z",
+    "onsager_free_energy",
+    "free_energy_per_site",
+    "log_z_by_enumeration",
+]
 
 BETA_C = 0.5 * math.log(1 + math.sqrt(2))
 
@@ -66,8 +71,9 @@ def onsager_free_energy(beta: float) -> float:
     c, s = math.cosh(2 * k) ** 2, math.sinh(2 * k)
 
     def inner(t1):
-        return integrate.quad(lambda t2: math.log(c - s * (math.cos(t1) + math.cos(t2))), 0, math.pi,
-                              limit=200)[0]
+        return integrate.quad(
+            lambda t2: math.log(c - s * (math.cos(t1) + math.cos(t2))), 0, math.pi, limit=200
+        )[0]
 
     double, _ = integrate.quad(inner, 0, math.pi, limit=200)
     minus_beta_f = math.log(2) + double / (2 * math.pi**2)
@@ -78,8 +84,9 @@ def free_energy_per_site(log_z: float, beta: float, n_sites: int) -> float:
     return -log_z / (beta * n_sites)
 
 
-def log_z_by_enumeration(energy_fn, n_sites: int, beta: float, states: int = 2,
-                         batch: int = 1 << 16) -> float:
+def log_z_by_enumeration(
+    energy_fn, n_sites: int, beta: float, states: int = 2, batch: int = 1 << 16
+) -> float:
     """ln sum_s exp(-beta E(s)) over all ``states``^n_sites configurations (small lattices).
 
     ``energy_fn`` takes an (n, n_sites) int array of spin indices 0..states-1."""
@@ -92,5 +99,3 @@ def log_z_by_enumeration(energy_fn, n_sites: int, beta: float, states: int = 2,
         digits = (index[:, None] // states ** np.arange(n_sites)[None, :]) % states
         logs.append(special.logsumexp(-beta * energy_fn(digits)))
     return float(special.logsumexp(logs))
-
-

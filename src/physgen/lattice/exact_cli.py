@@ -25,12 +25,16 @@ def exact_summary(model: str, size: int, beta: float, q: int = 3, mi: bool = Fal
         result["method"] = "Kaufman (finite torus)"
         result["onsager_free_energy_per_site"] = onsager_free_energy(beta)
     else:
-        lattice = {"ising3d": lambda: Ising(size, dim=3), "potts": lambda: Potts(size, q=q),
-                   "z2gauge": lambda: Z2Gauge(size)}[model]()
+        lattice = {
+            "ising3d": lambda: Ising(size, dim=3),
+            "potts": lambda: Potts(size, q=q),
+            "z2gauge": lambda: Z2Gauge(size),
+        }[model]()
         if lattice.n_sites > 26:
             raise PhysgenInputError(
                 f"{model} with L={size} has {lattice.n_sites} spins: exact enumeration is limited "
-                "to 26 (only ising2d has a closed form for any L)")
+                "to 26 (only ising2d has a closed form for any L)"
+            )
         states = q if model == "potts" else 2
 
         def energy(digits):
@@ -46,8 +50,11 @@ def exact_summary(model: str, size: int, beta: float, q: int = 3, mi: bool = Fal
         if size % 2 or size > 14:
             raise PhysgenInputError(
                 f"exact mutual information needs an even L <= 14 (transfer matrix of 2^L row "
-                f"states); L={size} is out of reach - estimate it with a trained sampler")
+                f"states); L={size} is out of reach - estimate it with a trained sampler"
+            )
         from physgen.lattice.mutual_information import torus_halves_mutual_information
 
-        result["mutual_information"] = torus_halves_mutual_information(size, beta)["mutual_information"]
+        result["mutual_information"] = torus_halves_mutual_information(size, beta)[
+            "mutual_information"
+        ]
     return result

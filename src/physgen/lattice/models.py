@@ -19,6 +19,7 @@ def _roll(x, axis: int):
 def _as_batch(x, shape):
     return x.reshape(-1, *shape) if torch.is_tensor(x) else np.asarray(x).reshape(-1, *shape)
 
+
 __all__ = ["Ising", "Potts", "Z2Gauge", "spins_from_bits"]
 
 

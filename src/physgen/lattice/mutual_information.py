@@ -62,8 +62,12 @@ def torus_halves_mutual_information(L: int, beta: float, J: float = 1.0) -> dict
     log_z = float(log_z.detach())
     s_half = log_z + beta * energy_a - mean_log_w
     s_total = log_z + beta * energy_total
-    return {"L": L, "beta": beta, "log_z": log_z, "entropy_half": s_half,
-            "entropy_total": s_total, "mutual_information": 2 * s_half - s_total,
-            "energy_per_site": energy_total / L**2}
-
-
+    return {
+        "L": L,
+        "beta": beta,
+        "log_z": log_z,
+        "entropy_half": s_half,
+        "entropy_total": s_total,
+        "mutual_information": 2 * s_half - s_total,
+        "energy_per_site": energy_total / L**2,
+    }

@@ -53,8 +53,9 @@ def build_sampler(config: SamplerConfig) -> AutoregressiveSampler:
     if config.network == "made":
         conditional = MADE(n_sites, q, depth=config.depth, width=config.width)
     elif config.network == "pixelcnn":
-        conditional = PixelCNN(config.L, q, depth=config.depth, width=config.width,
-                               kernel=config.kernel)
+        conditional = PixelCNN(
+            config.L, q, depth=config.depth, width=config.width, kernel=config.kernel
+        )
     else:
         raise ValueError(f"unknown network '{config.network}': made or pixelcnn")
     return AutoregressiveSampler(conditional, z2_symmetric=config.z2_symmetric and q == 2)
@@ -78,8 +79,15 @@ def train_sampler(config: SamplerConfig, run_dir=None, resume=False, progress=Tr
         free_energy = (signal.mean() / beta_t / lattice.n_sites).item()
         return loss, {"beta": beta_t, "free_energy_per_site": free_energy}
 
-    history = optimize(sampler, step_loss, config.optimizer, run_dir, resume, progress,
-                       description=f"VAN {config.lattice} L={config.L}")
+    history = optimize(
+        sampler,
+        step_loss,
+        config.optimizer,
+        run_dir,
+        resume,
+        progress,
+        description=f"VAN {config.lattice} L={config.L}",
+    )
     return sampler, history
 
 

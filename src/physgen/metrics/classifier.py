@@ -26,7 +26,13 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.metrics import roc_auc_score
 from tqdm import tqdm
 
-__all__ = ["ClassifierConfig", "OFFICIAL", "QUICK", "classifier_two_sample_test", "auc_standard_error"]
+__all__ = [
+    "ClassifierConfig",
+    "OFFICIAL",
+    "QUICK",
+    "classifier_two_sample_test",
+    "auc_standard_error",
+]
 
 
 @dataclass(frozen=True)
@@ -49,8 +55,9 @@ def auc_standard_error(auc: float, n_positive: int, n_negative: int) -> float:
     """Hanley-McNeil (1982) standard error of an AUC."""
     q1 = auc / (2 - auc)
     q2 = 2 * auc**2 / (1 + auc)
-    variance = (auc * (1 - auc) + (n_positive - 1) * (q1 - auc**2)
-                + (n_negative - 1) * (q2 - auc**2)) / (n_positive * n_negative)
+    variance = (
+        auc * (1 - auc) + (n_positive - 1) * (q1 - auc**2) + (n_negative - 1) * (q2 - auc**2)
+    ) / (n_positive * n_negative)
     return float(math.sqrt(max(variance, 0.0)))
 
 
@@ -67,7 +74,7 @@ def _split_indices(n: int, split, rng: np.random.Generator):
     order = rng.permutation(n)
     n_train = int(round(split[0] * n))
     n_test = int(round(split[1] * n))
-    return order[:n_train], order[n_train:n_train + n_test], order[n_train + n_test:]
+    return order[:n_train], order[n_train : n_train + n_test], order[n_train + n_test :]
 
 
 def _as_tensors(data) -> tuple[torch.Tensor, ...]:
@@ -105,9 +112,14 @@ def _predict(model, samples: _Samples, class_of, rows, batch_size) -> np.ndarray
     return torch.cat(outputs).squeeze(1).double().numpy()
 
 
-def classifier_two_sample_test(reference, generated, config: ClassifierConfig = OFFICIAL,
-                               transform: Callable | None = None, progress: bool = True,
-                               description: str = "classifier") -> dict:
+def classifier_two_sample_test(
+    reference,
+    generated,
+    config: ClassifierConfig = OFFICIAL,
+    transform: Callable | None = None,
+    progress: bool = True,
+    description: str = "classifier",
+) -> dict:
     """Train the classifier and return AUC, its standard error and JSD on the validation split.
 
     ``reference`` and ``generated`` are arrays (or tuples of arrays, passed together to
@@ -122,7 +134,9 @@ def classifier_two_sample_test(reference, generated, config: ClassifierConfig = 
     parts_gen = _split_indices(n_gen, config.split, rng)
 
     def joined(i):  # class 0 = reference (label 1), class 1 = generated (label 0)
-        class_of = np.concatenate([np.zeros(len(parts_ref[i]), int), np.ones(len(parts_gen[i]), int)])
+        class_of = np.concatenate(
+            [np.zeros(len(parts_ref[i]), int), np.ones(len(parts_gen[i]), int)]
+        )
         rows = np.concatenate([parts_ref[i], parts_gen[i]])
         return class_of, rows, (class_of == 0).astype(np.float32)
 
@@ -139,7 +153,7 @@ def classifier_two_sample_test(reference, generated, config: ClassifierConfig = 
         model.train()
         order = rng.permutation(len(train[1]))
         for begin in range(0, len(order), config.batch_size):
-            chosen = order[begin:begin + config.batch_size]
+            chosen = order[begin : begin + config.batch_size]
             inputs = samples.batch(train[0][chosen], train[1][chosen])
             labels = torch.as_tensor(train[2][chosen], device=config.device).unsqueeze(1)
             optimizer.zero_grad(set_to_none=True)
@@ -147,11 +161,18 @@ def classifier_two_sample_test(reference, generated, config: ClassifierConfig = 
             loss.backward()
             optimizer.step()
         model.eval()
-        accuracy = float(np.mean((_predict(model, samples, test[0], test[1], config.batch_size) > 0.5)
-                                 == test[2]))
+        accuracy = float(
+            np.mean(
+                (_predict(model, samples, test[0], test[1], config.batch_size) > 0.5) == test[2]
+            )
+        )
         bar.set_postfix(loss=f"{loss.item():.4f}", test_acc=f"{accuracy:.4f}")
         if accuracy > best["accuracy"]:
-            best = {"accuracy": accuracy, "epoch": epoch, "state": copy.deepcopy(model.state_dict())}
+            best = {
+                "accuracy": accuracy,
+                "epoch": epoch,
+                "state": copy.deepcopy(model.state_dict()),
+            }
             epochs_without_gain = 0
         else:
             epochs_without_gain += 1
@@ -162,7 +183,9 @@ def classifier_two_sample_test(reference, generated, config: ClassifierConfig = 
     model.eval()
     test_pred = _predict(model, samples, test[0], test[1], config.batch_size)
     val_pred = _predict(model, samples, val[0], val[1], config.batch_size)
-    calibrator = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(test_pred, test[2])
+    calibrator = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(
+        test_pred, test[2]
+    )
     calibrated = np.clip(calibrator.predict(val_pred), 1e-7, 1 - 1e-7)
     auc = float(roc_auc_score(val[2], calibrated))
     bce = float(-np.mean(val[2] * np.log(calibrated) + (1 - val[2]) * np.log(1 - calibrated)))
@@ -176,6 +199,8 @@ def classifier_two_sample_test(reference, generated, config: ClassifierConfig = 
         "train_s": train_seconds,
         "seconds_per_epoch": train_seconds / (epoch + 1),
         "test_accuracy": best["accuracy"],
-        "n_train": len(train[1]), "n_test": len(test[1]), "n_validation": len(val[2]),
+        "n_train": len(train[1]),
+        "n_test": len(test[1]),
+        "n_validation": len(val[2]),
         "config": asdict(config),
     }

@@ -40,12 +40,23 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
 
 
 def _frechet_of(x: np.ndarray, y: np.ndarray) -> float:
-    return frechet_distance(x.mean(0), np.atleast_2d(np.cov(x, rowvar=False)),
-                            y.mean(0), np.atleast_2d(np.cov(y, rowvar=False)))
+    return frechet_distance(
+        x.mean(0),
+        np.atleast_2d(np.cov(x, rowvar=False)),
+        y.mean(0),
+        np.atleast_2d(np.cov(y, rowvar=False)),
+    )
 
 
-def fpd(reference, generated, min_samples: int = 10_000, max_samples: int = 50_000,
-        num_batches: int = 10, num_points: int = 10, seed: int = 42) -> tuple[float, float]:
+def fpd(
+    reference,
+    generated,
+    min_samples: int = 10_000,
+    max_samples: int = 50_000,
+    num_batches: int = 10,
+    num_points: int = 10,
+    seed: int = 42,
+) -> tuple[float, float]:
     """Frechet physics distance extrapolated to infinite samples: (value, uncertainty)."""
     x, y = _scale(reference, generated)
     n_available = min(len(x), len(y))
@@ -74,17 +85,25 @@ def mmd2_polynomial(x: np.ndarray, y: np.ndarray) -> float:
     kyy = (y @ y.T / d + 1) ** 3
     kxy = (x @ y.T / d + 1) ** 3
     m, n = len(x), len(y)
-    return float((kxx.sum() - np.trace(kxx)) / (m * (m - 1))
-                 + (kyy.sum() - np.trace(kyy)) / (n * (n - 1)) - 2 * kxy.mean())
+    return float(
+        (kxx.sum() - np.trace(kxx)) / (m * (m - 1))
+        + (kyy.sum() - np.trace(kyy)) / (n * (n - 1))
+        - 2 * kxy.mean()
+    )
 
 
-def kpd(reference, generated, num_batches: int = 10, batch_size: int = 5_000,
-        seed: int = 42) -> tuple[float, float]:
+def kpd(
+    reference, generated, num_batches: int = 10, batch_size: int = 5_000, seed: int = 42
+) -> tuple[float, float]:
     """Kernel physics distance: (median over batches, half the inter-quartile range)."""
     x, y = _scale(reference, generated)
     batch_size = min(batch_size, len(x), len(y))
     rng = np.random.default_rng(seed)
-    values = [mmd2_polynomial(x[rng.choice(len(x), batch_size, replace=False)],
-                              y[rng.choice(len(y), batch_size, replace=False)])
-              for _ in range(num_batches)]
+    values = [
+        mmd2_polynomial(
+            x[rng.choice(len(x), batch_size, replace=False)],
+            y[rng.choice(len(y), batch_size, replace=False)],
+        )
+        for _ in range(num_batches)
+    ]
     return float(np.median(values)), float(stats.iqr(values) / 2)

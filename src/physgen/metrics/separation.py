@@ -53,5 +53,6 @@ def compare_histograms(reference, generated, edges) -> HistogramComparison:
     edges = np.asarray(edges, dtype=np.float64)
     ref_counts, ref_out = _count(reference, edges)
     gen_counts, gen_out = _count(generated, edges)
-    return HistogramComparison(edges, ref_counts, gen_counts,
-                               separation_power(ref_counts, gen_counts), ref_out, gen_out)
+    return HistogramComparison(
+        edges, ref_counts, gen_counts, separation_power(ref_counts, gen_counts), ref_out, gen_out
+    )

@@ -42,8 +42,10 @@ class MADE(nn.Module):
         for _ in range(depth - 1):
             # hidden units of degree d see inputs of degree <= d (and feed outputs > d)
             hidden = torch.arange(n_sites).repeat_interleave(width)
-            layers += [_MaskedLinear(len(previous), len(hidden), hidden[:, None] >= previous[None, :]),
-                       nn.PReLU()]
+            layers += [
+                _MaskedLinear(len(previous), len(hidden), hidden[:, None] >= previous[None, :]),
+                nn.PReLU(),
+            ]
             previous = hidden
         degrees_out = torch.arange(n_sites).repeat_interleave(q)
         strict = degrees_out[:, None] > previous[None, :]
@@ -67,12 +69,16 @@ class MADE(nn.Module):
         spins = torch.zeros(n, self.n_sites, dtype=torch.long, device=weight.device)
         uniforms = torch.rand(n, self.n_sites, generator=generator, device=weight.device)
         for site in range(self.n_sites):
-            logits = running[:, site * self.q:(site + 1) * self.q]
+            logits = running[:, site * self.q : (site + 1) * self.q]
             if self.q == 2:  # inverse-CDF draw: cheaper than multinomial
                 drawn = (uniforms[:, site] < torch.sigmoid(logits[:, 1] - logits[:, 0])).long()
             else:
                 cdf = torch.cumsum(F.softmax(logits, dim=1), 1)
-                drawn = torch.searchsorted(cdf, uniforms[:, site:site + 1]).squeeze(1).clamp_max(self.q - 1)
+                drawn = (
+                    torch.searchsorted(cdf, uniforms[:, site : site + 1])
+                    .squeeze(1)
+                    .clamp_max(self.q - 1)
+                )
             spins[:, site] = drawn
             running += weight[site * self.q + drawn]
         return spins
@@ -83,8 +89,8 @@ class _MaskedConv2d(nn.Conv2d):
         super().__init__(n_in, n_out, kernel, padding=kernel // 2)
         mask = torch.ones_like(self.weight)
         centre = kernel // 2
-        mask[:, :, centre, centre + (0 if exclusive else 1):] = 0
-        mask[:, :, centre + 1:, :] = 0
+        mask[:, :, centre, centre + (0 if exclusive else 1) :] = 0
+        mask[:, :, centre + 1 :, :] = 0
         self.register_buffer("mask", mask)
 
     def forward(self, x):
@@ -99,8 +105,10 @@ class PixelCNN(nn.Module):
         self.L, self.q, self.n_sites = L, q, L * L
         layers = [_MaskedConv2d(q, width if depth > 1 else q, kernel, exclusive=True)]
         for index in range(1, depth):
-            layers += [nn.PReLU(), _MaskedConv2d(width, q if index == depth - 1 else width, kernel,
-                                                 exclusive=False)]
+            layers += [
+                nn.PReLU(),
+                _MaskedConv2d(width, q if index == depth - 1 else width, kernel, exclusive=False),
+            ]
         self.net = nn.Sequential(*layers)
 
     def forward(self, one_hot: torch.Tensor) -> torch.Tensor:
@@ -141,7 +149,9 @@ class AutoregressiveSampler(nn.Module):
             one_hot = torch.zeros(n, self.n_sites, self.q, device=device)
             for site in range(self.n_sites):
                 logits = self.conditional(one_hot)[:, :, site]
-                drawn = torch.multinomial(F.softmax(logits, dim=1), 1, generator=generator).squeeze(1)
+                drawn = torch.multinomial(F.softmax(logits, dim=1), 1, generator=generator).squeeze(
+                    1
+                )
                 spins[:, site] = drawn
                 one_hot[:, site] = F.one_hot(drawn, self.q).float()
         if self.z2_symmetric:

@@ -21,8 +21,14 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-__all__ = ["DenoiserConfig", "ResidualMLP", "EDMDenoiser", "edm_loss", "flow_matching_loss",
-           "VelocityField"]
+__all__ = [
+    "DenoiserConfig",
+    "ResidualMLP",
+    "EDMDenoiser",
+    "edm_loss",
+    "flow_matching_loss",
+    "VelocityField",
+]
 
 
 @dataclass(frozen=True)
@@ -50,14 +56,25 @@ class ResidualMLP(nn.Module):
     def __init__(self, features: int, context: int, config: DenoiserConfig = DenoiserConfig()):
         super().__init__()
         self.embedding_size = config.embedding
-        self.embed = nn.Sequential(nn.Linear(config.embedding + context, config.hidden), nn.SiLU(),
-                                   nn.Linear(config.hidden, config.hidden))
+        self.embed = nn.Sequential(
+            nn.Linear(config.embedding + context, config.hidden),
+            nn.SiLU(),
+            nn.Linear(config.hidden, config.hidden),
+        )
         self.inp = nn.Linear(features, config.hidden)
         self.blocks = nn.ModuleList(
-            nn.Sequential(nn.LayerNorm(config.hidden), nn.SiLU(), nn.Linear(config.hidden, config.hidden),
-                          nn.SiLU(), nn.Linear(config.hidden, config.hidden))
-            for _ in range(config.blocks))
-        self.out = nn.Sequential(nn.LayerNorm(config.hidden), nn.SiLU(), nn.Linear(config.hidden, features))
+            nn.Sequential(
+                nn.LayerNorm(config.hidden),
+                nn.SiLU(),
+                nn.Linear(config.hidden, config.hidden),
+                nn.SiLU(),
+                nn.Linear(config.hidden, config.hidden),
+            )
+            for _ in range(config.blocks)
+        )
+        self.out = nn.Sequential(
+            nn.LayerNorm(config.hidden), nn.SiLU(), nn.Linear(config.hidden, features)
+        )
 
     def forward(self, x, noise_level, context):
         condition = torch.cat([fourier_embedding(noise_level, self.embedding_size), context], 1)
@@ -84,8 +101,13 @@ class EDMDenoiser(nn.Module):
         return c_skip * x + c_out * self.network(c_in * x, torch.log(sigma).squeeze(1) / 4, context)
 
 
-def edm_loss(denoiser: EDMDenoiser, y, context, config: DenoiserConfig = DenoiserConfig(),
-             generator: torch.Generator | None = None):
+def edm_loss(
+    denoiser: EDMDenoiser,
+    y,
+    context,
+    config: DenoiserConfig = DenoiserConfig(),
+    generator: torch.Generator | None = None,
+):
     """EDM denoising loss with the EDM or min-SNR weighting."""
     n = len(y)
     log_sigma = config.p_mean + config.p_std * torch.randn(n, generator=generator, device=y.device)

@@ -57,7 +57,8 @@ class CouplingLayer(nn.Module):
         if self.spline:
             k = self.bins
             return zuko.transforms.MonotonicRQSTransform(
-                params[..., :k], params[..., k:2 * k], params[..., 2 * k:], bound=self.bound)
+                params[..., :k], params[..., k : 2 * k], params[..., 2 * k :], bound=self.bound
+            )
         log_scale = 2 * torch.tanh(params[..., 0] / 2)  # bounded scale keeps training stable
         return zuko.transforms.MonotonicAffineTransform(params[..., 1], log_scale.exp())
 
@@ -78,8 +79,14 @@ class CouplingLayer(nn.Module):
 class ConditionalFlow(nn.Module):
     """A normalizing flow for p(x | c) with an optional invertible preprocessing."""
 
-    def __init__(self, features: int, context: int, config: FlowConfig = FlowConfig(),
-                 preprocessing: nn.Module | None = None, seed: int = 0):
+    def __init__(
+        self,
+        features: int,
+        context: int,
+        config: FlowConfig = FlowConfig(),
+        preprocessing: nn.Module | None = None,
+        seed: int = 0,
+    ):
         super().__init__()
         self.features, self.context, self.config = features, context, config
         self.preprocessing = preprocessing
@@ -98,12 +105,19 @@ class ConditionalFlow(nn.Module):
         elif config.kind in ("maf", "nsf"):
             build = zuko.flows.MAF if config.kind == "maf" else zuko.flows.NSF
             extra = {"bins": config.bins} if config.kind == "nsf" else {}
-            self.autoregressive = build(features, context, transforms=config.transforms,
-                                        hidden_features=list(config.hidden), randperm=True, **extra)
+            self.autoregressive = build(
+                features,
+                context,
+                transforms=config.transforms,
+                hidden_features=list(config.hidden),
+                randperm=True,
+                **extra,
+            )
             self.layers = nn.ModuleList()
         else:
-            raise ValueError(f"unknown flow kind '{config.kind}': coupling-rqs, coupling-affine, "
-                             "maf or nsf")
+            raise ValueError(
+                f"unknown flow kind '{config.kind}': coupling-rqs, coupling-affine, maf or nsf"
+            )
 
     def to_latent(self, x: torch.Tensor, c: torch.Tensor | None = None):
         """x -> (z, log|det dz/dx|): preprocessing, then the flow's transforms."""

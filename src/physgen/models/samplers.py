@@ -23,24 +23,40 @@ from scipy import integrate
 Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 __all__ = [
-    "karras_sigmas", "loglinear_sigmas", "uniform_times",
-    "sample_euler", "sample_heun", "sample_edm_stochastic", "sample_dpmpp_2m", "sample_lms",
-    "sample_unipc", "sample_restart", "sample_ddpm", "sample_fm_euler", "sample_fm_midpoint",
-    "SAMPLERS", "nfe",
+    "karras_sigmas",
+    "loglinear_sigmas",
+    "uniform_times",
+    "sample_euler",
+    "sample_heun",
+    "sample_edm_stochastic",
+    "sample_dpmpp_2m",
+    "sample_lms",
+    "sample_unipc",
+    "sample_restart",
+    "sample_ddpm",
+    "sample_fm_euler",
+    "sample_fm_midpoint",
+    "SAMPLERS",
+    "nfe",
 ]
 
 
 # --- noise-level schedules -------------------------------------------------------------------
-def karras_sigmas(n: int, sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 7.0,
-                  device="cpu") -> torch.Tensor:
+def karras_sigmas(
+    n: int, sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 7.0, device="cpu"
+) -> torch.Tensor:
     """EDM schedule: n levels from sigma_max to sigma_min, then a final 0."""
     ramp = torch.linspace(0, 1, n, dtype=torch.float64)
-    sigmas = (sigma_max ** (1 / rho) + ramp * (sigma_min ** (1 / rho) - sigma_max ** (1 / rho))) ** rho
+    sigmas = (
+        sigma_max ** (1 / rho) + ramp * (sigma_min ** (1 / rho) - sigma_max ** (1 / rho))
+    ) ** rho
     return torch.cat([sigmas, sigmas.new_zeros(1)]).to(device)
 
 
 def loglinear_sigmas(n: int, sigma_min: float = 0.002, sigma_max: float = 80.0, device="cpu"):
-    sigmas = torch.exp(torch.linspace(math.log(sigma_max), math.log(sigma_min), n, dtype=torch.float64))
+    sigmas = torch.exp(
+        torch.linspace(math.log(sigma_max), math.log(sigma_min), n, dtype=torch.float64)
+    )
     return torch.cat([sigmas, sigmas.new_zeros(1)]).to(device)
 
 
@@ -167,9 +183,16 @@ def sample_unipc(denoiser: Denoiser, x, sigmas):
 
 
 # --- stochastic samplers -------------------------------------------------------------------
-def sample_edm_stochastic(denoiser: Denoiser, x, sigmas, churn: float = 40.0,
-                          s_tmin: float = 0.05, s_tmax: float = 50.0, s_noise: float = 1.003,
-                          generator: torch.Generator | None = None):
+def sample_edm_stochastic(
+    denoiser: Denoiser,
+    x,
+    sigmas,
+    churn: float = 40.0,
+    s_tmin: float = 0.05,
+    s_tmax: float = 50.0,
+    s_noise: float = 1.003,
+    generator: torch.Generator | None = None,
+):
     """EDM Algorithm 2: add noise to raise sigma by a factor (1 + gamma), then a Heun step;
     NFE = 2 steps - 1."""
     steps = len(sigmas) - 1
@@ -194,14 +217,22 @@ def sample_ddpm(denoiser: Denoiser, x, sigmas, generator: torch.Generator | None
         x = denoised + ratio * (x - denoised)
         if sigma_next > 0:
             std = sigma_next * torch.sqrt(1 - ratio)
-            x = x + std.to(x.dtype) * torch.randn(x.shape, generator=generator, dtype=x.dtype,
-                                                  device=x.device)
+            x = x + std.to(x.dtype) * torch.randn(
+                x.shape, generator=generator, dtype=x.dtype, device=x.device
+            )
     return x
 
 
-def sample_restart(denoiser: Denoiser, x, sigmas, restart_min: float = 0.06,
-                   restart_max: float = 0.30, restart_steps: int = 2, restarts: int = 2,
-                   generator: torch.Generator | None = None):
+def sample_restart(
+    denoiser: Denoiser,
+    x,
+    sigmas,
+    restart_min: float = 0.06,
+    restart_max: float = 0.30,
+    restart_steps: int = 2,
+    restarts: int = 2,
+    generator: torch.Generator | None = None,
+):
     """Restart (Xu et al. 2023): Heun steps; on reaching ``restart_min``, add noise back up to
     ``restart_max`` and repeat that interval with ``restart_steps`` Heun steps ``restarts``
     times. NFE = 2 steps - 1 + restarts (2 restart_steps)."""
@@ -241,14 +272,26 @@ def sample_fm_midpoint(velocity, x, times):
 
 
 SAMPLERS = {
-    "euler": sample_euler, "heun": sample_heun, "edm": sample_edm_stochastic,
-    "dpmpp2m": sample_dpmpp_2m, "lms": sample_lms, "unipc": sample_unipc,
-    "restart": sample_restart, "ddpm": sample_ddpm,
+    "euler": sample_euler,
+    "heun": sample_heun,
+    "edm": sample_edm_stochastic,
+    "dpmpp2m": sample_dpmpp_2m,
+    "lms": sample_lms,
+    "unipc": sample_unipc,
+    "restart": sample_restart,
+    "ddpm": sample_ddpm,
 }
 
 
 def nfe(name: str, steps: int, restarts: int = 2, restart_steps: int = 2) -> int:
     """Denoiser evaluations of a sampler with ``steps`` noise levels (sigma > 0)."""
-    return {"euler": steps, "dpmpp2m": steps, "lms": steps, "unipc": steps, "ddpm": steps,
-            "heun": 2 * steps - 1, "edm": 2 * steps - 1,
-            "restart": 2 * steps - 1 + restarts * 2 * restart_steps}[name]
+    return {
+        "euler": steps,
+        "dpmpp2m": steps,
+        "lms": steps,
+        "unipc": steps,
+        "ddpm": steps,
+        "heun": 2 * steps - 1,
+        "edm": 2 * steps - 1,
+        "restart": 2 * steps - 1 + restarts * 2 * restart_steps,
+    }[name]

@@ -50,8 +50,11 @@ class TreeFlowMatching:
 
     def _levels(self) -> np.ndarray:
         steps = self.config.steps
-        grid = np.arange(1, 2 * steps + 1) / (2 * steps) if self.config.midpoint \
+        grid = (
+            np.arange(1, 2 * steps + 1) / (2 * steps)
+            if self.config.midpoint
             else np.arange(1, steps + 1) / steps
+        )
         return np.round(grid, 12)
 
     def fit(self, x: np.ndarray, conditions: np.ndarray | None = None, progress: bool = False):
@@ -59,8 +62,11 @@ class TreeFlowMatching:
 
         xgboost = _xgboost()
         x = np.asarray(x, np.float32)
-        conditions = np.zeros((len(x), 0), np.float32) if conditions is None \
+        conditions = (
+            np.zeros((len(x), 0), np.float32)
+            if conditions is None
             else np.asarray(conditions, np.float32).reshape(len(x), -1)
+        )
         rng = np.random.default_rng(self.config.seed)
         x_rep = np.repeat(x, self.config.duplicates, axis=0)
         c_rep = np.repeat(conditions, self.config.duplicates, axis=0)
@@ -68,20 +74,31 @@ class TreeFlowMatching:
             noise = rng.standard_normal(x_rep.shape, dtype=np.float32)
             x_t = (1 - level) * x_rep + level * noise
             model = xgboost.XGBRegressor(
-                n_estimators=self.config.n_estimators, max_depth=self.config.max_depth,
-                learning_rate=self.config.learning_rate, n_jobs=self.config.n_jobs,
-                random_state=self.config.seed, tree_method="hist")
+                n_estimators=self.config.n_estimators,
+                max_depth=self.config.max_depth,
+                learning_rate=self.config.learning_rate,
+                n_jobs=self.config.n_jobs,
+                random_state=self.config.seed,
+                tree_method="hist",
+            )
             model.fit(np.concatenate([x_t, c_rep], 1), noise - x_rep)
             self.models[float(level)] = model
         self.n_features = x.shape[1]
         return self
 
     def _velocity(self, x, conditions, level):
-        prediction = self.models[float(np.round(level, 12))].predict(np.concatenate([x, conditions], 1))
+        prediction = self.models[float(np.round(level, 12))].predict(
+            np.concatenate([x, conditions], 1)
+        )
         return prediction.reshape(len(x), -1)
 
-    def sample(self, conditions: np.ndarray | None = None, n: int | None = None,
-               method: str = "euler", seed: int = 0) -> np.ndarray:
+    def sample(
+        self,
+        conditions: np.ndarray | None = None,
+        n: int | None = None,
+        method: str = "euler",
+        seed: int = 0,
+    ) -> np.ndarray:
         """One sample per row of ``conditions`` (or ``n`` unconditional samples)."""
         if conditions is None:
             conditions = np.zeros((n, 0), np.float32)
@@ -104,9 +121,13 @@ class TreeFlowMatching:
         return x
 
     def save(self, path) -> None:
-        payload = {"config": asdict(self.config), "n_features": self.n_features,
-                   "models": {level: model.get_booster().save_raw("json")
-                              for level, model in self.models.items()}}
+        payload = {
+            "config": asdict(self.config),
+            "n_features": self.n_features,
+            "models": {
+                level: model.get_booster().save_raw("json") for level, model in self.models.items()
+            },
+        }
         with atomic_path(path) as tmp:
             Path(tmp).write_bytes(pickle.dumps(payload))
 
