@@ -13,6 +13,7 @@ def test_ruff_check():
     ruff = shutil.which("ruff")
     if ruff is None:
         pytest.skip("ruff is not installed")
-    run = subprocess.run([ruff, "check", "src", "tests", "benchmarks"], cwd=ROOT,
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        [ruff, "check", "src", "tests", "benchmarks"], cwd=ROOT, capture_output=True, text=True
+    )
     assert run.returncode == 0, run.stdout[-3000:]

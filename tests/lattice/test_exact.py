@@ -117,3 +117,24 @@ def test_cli_exact_json():
     assert json.loads(with_mi.output)["mutual_information"] > 0
     too_big = CliRunner().invoke(main, ["lattice", "exact", "--L", "16", "--beta", "0.3", "--mi"])
     assert too_big.exit_code != 0 and "L <= 14" in too_big.output
+
+
+def test_exact_conditional_partition_function():
+    import torch
+
+    from physgen.lattice.mutual_information import exact_conditional_log_z
+
+    L, beta = 4, 0.5
+    index = torch.arange(2**16)
+    spins = (2 * ((index[:, None] >> torch.arange(15, -1, -1)) & 1) - 1).double().view(-1, L, L)
+    energies = torch.as_tensor(Ising(L).energy(spins))
+    log_z_a, log_z_b = exact_conditional_log_z(L, beta)
+    for pick in (0, 777, 40000):
+        same_a = (spins[:, :2] == spins[pick, :2]).flatten(1).all(1)
+        same_b = (spins[:, 2:] == spins[pick, 2:]).flatten(1).all(1)
+        assert log_z_a(spins[pick : pick + 1]).item() == pytest.approx(
+            torch.logsumexp(-beta * energies[same_a], 0).item(), abs=1e-9
+        )
+        assert log_z_b(spins[pick : pick + 1]).item() == pytest.approx(
+            torch.logsumexp(-beta * energies[same_b], 0).item(), abs=1e-9
+        )

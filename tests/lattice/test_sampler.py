@@ -13,6 +13,11 @@ from physgen.lattice.estimators import (
     nis_estimates,
 )
 from physgen.lattice.exact import kaufman_log_z
+from physgen.lattice.mutual_information import (
+    exact_conditional_log_z,
+    mutual_information_estimate,
+    torus_halves_mutual_information,
+)
 from physgen.lattice.variational import (
     SamplerConfig,
     build_lattice,
@@ -79,6 +84,18 @@ def test_trained_van_reproduces_kaufman_on_4x4(tmp_path):
     # the variational bound holds: F_q >= F
     assert result["variational_free_energy_per_site"] >= -exact / (config.beta * 16) - 1e-9
     assert neural_mcmc(log_q, energies, config.beta)["acceptance"] > 0.5
+    # mutual information of the halves, with the exact conditional partition functions
+    spins = sampler.sample(20000, torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        log_q_mi = sampler.log_prob(spins)
+    spins_pm = lattice_spins(config, spins).view(-1, 4, 4)
+    log_z_a, log_z_b = exact_conditional_log_z(4, config.beta)
+    mi = mutual_information_estimate(
+        spins_pm, log_q_mi, lattice.energy(spins_pm), config.beta, log_z_a, log_z_b
+    )
+    exact_mi = torus_halves_mutual_information(4, config.beta)["mutual_information"]
+    assert abs(mi["mutual_information"] - exact_mi) < 4 * mi["mutual_information_err"] + 2e-3
+    assert mi["mutual_information_err"] < 0.02
     save_sampler(tmp_path / "sampler.pt", sampler, config)
     again, again_config = load_sampler(tmp_path / "sampler.pt")
     spins = sampler.sample(10, torch.Generator().manual_seed(0))
