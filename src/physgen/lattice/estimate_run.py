@@ -9,7 +9,7 @@ from physgen.lattice.estimators import draw, neural_mcmc, nis_estimates
 from physgen.lattice.exact import kaufman_log_z
 from physgen.lattice.variational import build_lattice, lattice_spins, load_sampler
 
-OBSERVABLES = ("free-energy", "energy", "nmcmc")
+OBSERVABLES = ("free-energy", "energy", "nmcmc", "mi")
 
 
 def estimate_run(run_dir, observables: list[str], samples: int, seed: int = 1) -> dict:
@@ -60,8 +60,39 @@ def estimate_run(run_dir, observables: list[str], samples: int, seed: int = 1) -
     if "energy" in observables:
         for key in ("energy_per_site", "energy_per_site_err", "specific_heat_per_site"):
             result[key] = estimates[key]
+    if "mi" in observables:
+        result.update(_mutual_information(sampler, config, lattice, samples, seed))
     if "nmcmc" in observables:
         result.update(
             {f"nmcmc_{k}": v for k, v in neural_mcmc(log_q, energies, config.beta, seed).items()}
         )
     return result
+
+
+def _mutual_information(sampler, config, lattice, samples: int, seed: int) -> dict:
+    """I(A:B) of the torus halves; conditional partition functions from the transfer matrix."""
+    import torch
+
+    from physgen.lattice.mutual_information import (
+        exact_conditional_log_z,
+        mutual_information_estimate,
+        torus_halves_mutual_information,
+    )
+
+    if config.lattice != "ising2d" or config.L % 2 or config.L > 14:
+        raise PhysgenInputError(
+            "the mi observable needs ising2d with an even L <= 14 (conditional partition "
+            "functions by transfer matrix); conditional neural samplers for larger L are not "
+            "available yet")
+    spins = sampler.sample(samples, torch.Generator().manual_seed(seed + 1))
+    with torch.no_grad():
+        log_q = sampler.log_prob(spins)
+    spins_pm = lattice_spins(config, spins).view(-1, config.L, config.L)
+    log_z_a, log_z_b = exact_conditional_log_z(config.L, config.beta)
+    estimate = mutual_information_estimate(spins_pm, log_q, lattice.energy(spins_pm), config.beta,
+                                           log_z_a, log_z_b)
+    exact = torus_halves_mutual_information(config.L, config.beta)["mutual_information"]
+    return {"mutual_information": estimate["mutual_information"],
+            "mutual_information_err": estimate["mutual_information_err"],
+            "exact_mutual_information": exact,
+            "mutual_information_conditional_z": "transfer matrix (exact)"}
