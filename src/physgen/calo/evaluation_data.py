@@ -20,6 +20,12 @@ from physgen.calo.io import DEFAULT_CHUNK, iter_showers
 from physgen.core.atomic import atomic_path
 
 CACHE_VERSION = 1
+CHUNK_BYTES = 100e6  # float32 bytes per streamed chunk: ~2500 ds3 or ~3900 ds2 showers
+
+
+def chunk_rows(n_voxels: int) -> int:
+    """Showers per streamed chunk, so that large geometries do not hold GB-sized chunks."""
+    return int(max(500, min(DEFAULT_CHUNK, CHUNK_BYTES // (4 * n_voxels))))
 
 
 @dataclass
