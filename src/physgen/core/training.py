@@ -115,14 +115,8 @@ def fit(
         "skipped": 0,
     }
     checkpoint = Path(run_dir) / "checkpoint.pt" if run_dir is not None else None
-    if resume and checkpoint is not None and checkpoint.exists():
-        saved = torch.load(checkpoint, map_location=config.device, weights_only=False)
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        state = saved["state"]
-        rng.bit_generator.state = saved["numpy_rng"]
-        torch.set_rng_state(saved["torch_rng"])
+    if resume:
+        state = _restore(checkpoint, model, optimizer, scheduler, rng, config) or state
     model.train()
     bar = tqdm(
         total=config.epochs,
@@ -198,6 +192,19 @@ def fit(
     }
 
 
+def _restore(checkpoint, model, optimizer, scheduler, rng, config) -> dict | None:
+    """Load a checkpoint written by ``_save_checkpoint``; returns the loop state, or None."""
+    if checkpoint is None or not checkpoint.exists():
+        return None
+    saved = torch.load(checkpoint, map_location=config.device, weights_only=False)
+    model.load_state_dict(saved["model"])
+    optimizer.load_state_dict(saved["optimizer"])
+    scheduler.load_state_dict(saved["scheduler"])
+    rng.bit_generator.state = saved["numpy_rng"]
+    torch.set_rng_state(saved["torch_rng"])
+    return saved["state"]
+
+
 def _save_checkpoint(path, model, optimizer, scheduler, state, rng, config) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
@@ -252,13 +259,8 @@ def optimize(
     scheduler = _scheduler(optimizer, config, config.steps)
     state = {"epoch": 0, "history": [], "skipped": 0}
     checkpoint = Path(run_dir) / "checkpoint.pt" if run_dir is not None else None
-    if resume and checkpoint is not None and checkpoint.exists():
-        saved = torch.load(checkpoint, map_location=config.device, weights_only=False)
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        state = saved["state"]
-        torch.set_rng_state(saved["torch_rng"])
+    if resume:
+        state = _restore(checkpoint, model, optimizer, scheduler, rng, config) or state
     bar = tqdm(
         total=config.steps,
         initial=state["epoch"],

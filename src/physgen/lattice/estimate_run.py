@@ -83,16 +83,20 @@ def _mutual_information(sampler, config, lattice, samples: int, seed: int) -> di
         raise PhysgenInputError(
             "the mi observable needs ising2d with an even L <= 14 (conditional partition "
             "functions by transfer matrix); conditional neural samplers for larger L are not "
-            "available yet")
+            "available yet"
+        )
     spins = sampler.sample(samples, torch.Generator().manual_seed(seed + 1))
     with torch.no_grad():
         log_q = sampler.log_prob(spins)
     spins_pm = lattice_spins(config, spins).view(-1, config.L, config.L)
     log_z_a, log_z_b = exact_conditional_log_z(config.L, config.beta)
-    estimate = mutual_information_estimate(spins_pm, log_q, lattice.energy(spins_pm), config.beta,
-                                           log_z_a, log_z_b)
+    estimate = mutual_information_estimate(
+        spins_pm, log_q, lattice.energy(spins_pm), config.beta, log_z_a, log_z_b
+    )
     exact = torus_halves_mutual_information(config.L, config.beta)["mutual_information"]
-    return {"mutual_information": estimate["mutual_information"],
-            "mutual_information_err": estimate["mutual_information_err"],
-            "exact_mutual_information": exact,
-            "mutual_information_conditional_z": "transfer matrix (exact)"}
+    return {
+        "mutual_information": estimate["mutual_information"],
+        "mutual_information_err": estimate["mutual_information_err"],
+        "exact_mutual_information": exact,
+        "mutual_information_conditional_z": "transfer matrix (exact)",
+    }

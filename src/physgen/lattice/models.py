@@ -30,14 +30,11 @@ def _neighbour_sum(spins, axis_count: int, product):
     return total
 
 
-@dataclass(frozen=True)
-class Ising:
-    """H = -J sum_<ij> s_i s_j - h sum_i s_i on an L^d periodic lattice (d = 2 or 3)."""
+class _HypercubicLattice:
+    """Shape of an L^dim periodic lattice of site spins."""
 
     L: int
-    dim: int = 2
-    J: float = 1.0
-    h: float = 0.0
+    dim: int
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -46,6 +43,16 @@ class Ising:
     @property
     def n_sites(self) -> int:
         return self.L**self.dim
+
+
+@dataclass(frozen=True)
+class Ising(_HypercubicLattice):
+    """H = -J sum_<ij> s_i s_j - h sum_i s_i on an L^d periodic lattice (d = 2 or 3)."""
+
+    L: int
+    dim: int = 2
+    J: float = 1.0
+    h: float = 0.0
 
     def energy(self, spins) -> np.ndarray:
         spins = _as_batch(spins, self.shape)
@@ -55,21 +62,13 @@ class Ising:
 
 
 @dataclass(frozen=True)
-class Potts:
-    """H = -J sum_<ij> delta(s_i, s_j) on an L x L periodic lattice, q states."""
+class Potts(_HypercubicLattice):
+    """H = -J sum_<ij> delta(s_i, s_j) on an L^d periodic lattice, q states."""
 
     L: int
     q: int = 3
     J: float = 1.0
     dim: int = 2
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return (self.L,) * self.dim
-
-    @property
-    def n_sites(self) -> int:
-        return self.L**self.dim
 
     def energy(self, spins) -> np.ndarray:
         spins = _as_batch(spins, self.shape)
