@@ -120,3 +120,31 @@ def test_early_stopping():
         progress=False,
     )
     assert history["epochs_run"] == 3
+
+
+def test_step_loop_resumes_exactly(tmp_path):
+    from physgen.core.training import StepConfig, optimize
+
+    target = torch.tensor([1.0, -2.0, 0.5])
+
+    def make_loss(model):
+        def step_loss(step):
+            x = torch.randn(16, 3)  # drawn from torch's global generator, restored on resume
+            loss = ((model(x).squeeze(1) - x @ target) ** 2).mean()
+            return loss, {"loss": loss.item()}
+
+        return step_loss
+
+    config = StepConfig(steps=6, learning_rate=0.05, checkpoint_every=3)
+    straight = torch.nn.Linear(3, 1)
+    start = {k: v.clone() for k, v in straight.state_dict().items()}
+    optimize(straight, make_loss(straight), config, tmp_path / "a", progress=False)
+    resumed = torch.nn.Linear(3, 1)
+    resumed.load_state_dict(start)
+    optimize(resumed, make_loss(resumed), StepConfig(**{**config.__dict__, "steps": 3}),
+             tmp_path / "b", progress=False)
+    history = optimize(resumed, make_loss(resumed), config, tmp_path / "b", resume=True,
+                       progress=False)
+    assert history["steps"] == 6 and len(history["history"]) == 6
+    for key, value in straight.state_dict().items():
+        assert torch.allclose(value, resumed.state_dict()[key])
