@@ -141,10 +141,16 @@ def test_step_loop_resumes_exactly(tmp_path):
     optimize(straight, make_loss(straight), config, tmp_path / "a", progress=False)
     resumed = torch.nn.Linear(3, 1)
     resumed.load_state_dict(start)
-    optimize(resumed, make_loss(resumed), StepConfig(**{**config.__dict__, "steps": 3}),
-             tmp_path / "b", progress=False)
-    history = optimize(resumed, make_loss(resumed), config, tmp_path / "b", resume=True,
-                       progress=False)
+    optimize(
+        resumed,
+        make_loss(resumed),
+        StepConfig(**{**config.__dict__, "steps": 3}),
+        tmp_path / "b",
+        progress=False,
+    )
+    history = optimize(
+        resumed, make_loss(resumed), config, tmp_path / "b", resume=True, progress=False
+    )
     assert history["steps"] == 6 and len(history["history"]) == 6
     for key, value in straight.state_dict().items():
         assert torch.allclose(value, resumed.state_dict()[key])
