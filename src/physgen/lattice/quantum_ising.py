@@ -16,23 +16,23 @@ import numpy as np
 __all__ = ["majorana_spectrum", "renyi_entropy"]
 
 
-def majorana_spectrum(L: int, l: int, J: float = 1.0, h: float = 1.0) -> np.ndarray:
+def majorana_spectrum(L: int, sites: int, J: float = 1.0, h: float = 1.0) -> np.ndarray:
     """Singular values nu_m in [0, 1] of the interval's Majorana correlation block."""
-    if not 0 < l < L:
+    if not 0 < sites < L:
         raise ValueError("the interval needs 0 < l < L")
     k = 2 * np.pi * (np.arange(L) + 0.5) / L
     phase = h - J * np.exp(1j * k)
     phase = phase / np.abs(phase)
-    offsets = np.arange(-(l - 1), l)
+    offsets = np.arange(-(sites - 1), sites)
     correlations = np.real(np.exp(-1j * np.outer(offsets, k)) @ phase) / L
-    index = np.arange(l)
-    block = correlations[(index[:, None] - index[None, :]) + l - 1]
+    index = np.arange(sites)
+    block = correlations[(index[:, None] - index[None, :]) + sites - 1]
     return np.clip(np.linalg.svd(block, compute_uv=False), 0.0, 1.0)
 
 
-def renyi_entropy(L: int, l: int, n: float = 2.0, J: float = 1.0, h: float = 1.0) -> float:
-    """Renyi entropy S_n (n = 1: von Neumann) of l contiguous sites of the ring's ground state."""
-    nu = majorana_spectrum(L, l, J, h)
+def renyi_entropy(L: int, sites: int, n: float = 2.0, J: float = 1.0, h: float = 1.0) -> float:
+    """Renyi entropy S_n (n = 1: von Neumann) of `sites` contiguous sites of the ring's ground state."""
+    nu = majorana_spectrum(L, sites, J, h)
     p, q = (1 + nu) / 2, (1 - nu) / 2
     if n == 1:
         with np.errstate(divide="ignore", invalid="ignore"):
