@@ -31,7 +31,7 @@ def majorana_spectrum(L: int, sites: int, J: float = 1.0, h: float = 1.0) -> np.
 
 
 def renyi_entropy(L: int, sites: int, n: float = 2.0, J: float = 1.0, h: float = 1.0) -> float:
-    """Renyi entropy S_n (n = 1: von Neumann) of `sites` contiguous sites of the ring's ground state."""
+    """Renyi entropy S_n (n = 1: von Neumann) of `sites` contiguous sites of the ground state."""
     nu = majorana_spectrum(L, sites, J, h)
     p, q = (1 + nu) / 2, (1 - nu) / 2
     if n == 1:
