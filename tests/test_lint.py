@@ -2,6 +2,7 @@
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_ruff_check():
-    ruff = shutil.which("ruff")
+    beside_python = Path(sys.executable).parent / "ruff"
+    ruff = str(beside_python) if beside_python.exists() else shutil.which("ruff")
     if ruff is None:
         pytest.skip("ruff is not installed")
     run = subprocess.run(
