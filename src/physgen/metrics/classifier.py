@@ -105,9 +105,9 @@ class _Samples:
 
 def _predict(model, samples: _Samples, class_of, rows, batch_size) -> np.ndarray:
     outputs = []
-    with torch.no_grad():
-        for begin in range(0, len(rows), batch_size * 4):
-            sl = slice(begin, begin + batch_size * 4)
+    with torch.no_grad():  # training-sized batches: wide inputs (ds3) stay within memory
+        for begin in range(0, len(rows), batch_size):
+            sl = slice(begin, begin + batch_size)
             outputs.append(torch.sigmoid(model(samples.batch(class_of[sl], rows[sl]))).cpu())
     return torch.cat(outputs).squeeze(1).double().numpy()
 
