@@ -112,7 +112,7 @@ def _cache_dir_for(reference: Path) -> Path:
         probe.close()
         return beside
     except OSError:
-        from physgen.calo.geant4.runtime import cache_dir
+        from physgen.core.cache import cache_dir
 
         fallback = cache_dir() / "reference-features"
         fallback.mkdir(parents=True, exist_ok=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from physgen.calo.geant4.runtime import cache_dir
 from physgen.calo.simulate import SimulationConfig
+from physgen.core.cache import cache_dir
 from physgen.core.errors import PhysgenInputError
 
 

@@ -9,20 +9,12 @@ holding an empty ENSDFSTATE.dat, which is all the data-free EM physics list need
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
+from physgen.core.cache import cache_dir
 from physgen.core.errors import MissingExtraError
 
 # Data sets the standard EM and hadronic physics lists read.
 STANDARD_DATA_VARIABLES = ("G4LEDATA", "G4ENSDFSTATEDATA", "G4PARTICLEXSDATA", "G4LEVELGAMMADATA")
-
-
-def cache_dir() -> Path:
-    """physgen's cache directory (``$PHYSGEN_CACHE`` or ``~/.cache/physgen``)."""
-    root = os.environ.get("PHYSGEN_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "physgen"
-    )
-    return Path(root)
 
 
 def real_data_available() -> bool:
