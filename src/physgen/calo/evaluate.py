@@ -322,6 +322,9 @@ def evaluate(
                 description=name,
             )
             _store_classifier(metrics, suffix, result)
+    # the showers were only needed by the low-level classifiers: free them before the
+    # distance computations, whose temporaries would otherwise stack on top of them
+    ref_summary.showers = gen_summary.showers = None
     if "cls-high" in config.metrics:
         result = classifier_two_sample_test(
             high_ref, high_gen, classifier_config, progress=progress, description="cls-high"
