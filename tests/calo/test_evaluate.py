@@ -23,6 +23,12 @@ def photon_showers(n, seed, scale=1.0, occupancy=0.4):
     return energies, showers.astype(np.float32)
 
 
+def evaluate_histograms(gen, ref, out, log=lambda message: None):
+    return evaluate(
+        gen, ref, out, EvaluationConfig(metrics=("hist",), report=False), progress=False, log=log
+    )
+
+
 @pytest.fixture
 def files(tmp_path):
     def make(name, n=1500, seed=0, scale=1.0, edit=None, occupancy=0.4):
@@ -95,14 +101,7 @@ def test_nan_in_generated_is_a_generator_failure(files, tmp_path):
 
     gen = files("gen.h5", seed=1, edit=poison)
     messages = []
-    result = evaluate(
-        gen,
-        ref,
-        tmp_path / "out",
-        EvaluationConfig(metrics=("hist",), report=False),
-        progress=False,
-        log=messages.append,
-    )
+    result = evaluate_histograms(gen, ref, tmp_path / "out", messages.append)
     assert result["n_generated_invalid"] == 4 and result["generator_failure"]
     assert any("generator failure" in m for m in messages)
     assert np.isfinite(result["separation_mean"])
@@ -111,14 +110,7 @@ def test_nan_in_generated_is_a_generator_failure(files, tmp_path):
 def test_different_lengths_are_subsampled(files, tmp_path):
     ref, gen = files("ref.h5", n=1200), files("gen.h5", n=900, seed=1)
     messages = []
-    result = evaluate(
-        gen,
-        ref,
-        tmp_path / "out",
-        EvaluationConfig(metrics=("hist",), report=False),
-        progress=False,
-        log=messages.append,
-    )
+    result = evaluate_histograms(gen, ref, tmp_path / "out", messages.append)
     assert result["n_reference"] == 900
     assert any("subsampled" in m for m in messages)
 

@@ -33,7 +33,7 @@ from physgen.core.atomic import write_json_atomic
 from physgen.core.errors import PhysgenInputError
 from physgen.metrics.classifier import OFFICIAL, QUICK, ClassifierConfig, classifier_two_sample_test
 from physgen.metrics.distances import fpd, kpd
-from physgen.metrics.separation import compare_histograms
+from physgen.metrics.separation import HistogramComparison, compare_histograms, separation_power
 
 ALL_METRICS = ("hist", "cls-low", "cls-low-normed", "cls-high", "fpd", "kpd")
 
@@ -207,8 +207,6 @@ def histogram_specs(
     for spec in specs:
         spec.result = compare_histograms(spec.reference, spec.generated, spec.edges)
     voxel = HistogramSpec("voxel_energy", "voxel energy [MeV]", None, None, voxel_edges, log_x=True)
-    from physgen.metrics.separation import HistogramComparison, separation_power
-
     voxel.result = HistogramComparison(
         voxel_edges,
         ref.voxel_counts,

@@ -85,23 +85,15 @@ def plot_energy_histograms(
 
 def plot_file(path, out_dir, geometry: Geometry | None = None) -> list[Path]:
     """Average shower per layer and energy histograms of a CaloChallenge file."""
-    from physgen.calo.features import apply_threshold, compute_features
-    from physgen.calo.io import iter_showers, open_shower_file
+    from physgen.calo.evaluation_data import summarize_showers
+    from physgen.calo.io import open_shower_file
 
     info = open_shower_file(path, geometry)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    shower_sum = np.zeros(info.n_voxels, dtype=np.float64)
-    parts = []
-    for energies, showers in iter_showers(path, geometry=info.geometry):
-        showers = apply_threshold(showers, info.geometry.threshold_mev)
-        shower_sum += showers.sum(axis=0, dtype=np.float64)
-        parts.append(compute_features(info.geometry, energies, showers, threshold=False))
-    features = ShowerFeatures.concatenate(parts)
+    no_voxel_bins = np.array([info.geometry.threshold_mev, np.inf])
+    summary = summarize_showers(path, info.geometry, no_voxel_bins, None, keep_showers=False)
     average = plot_average_layers(
-        info.geometry,
-        shower_sum / info.n_events,
-        out_dir / "average_shower.png",
-        title=info.path.name,
+        info.geometry, summary.mean_shower, out_dir / "average_shower.png", title=info.path.name
     )
-    return [average, *plot_energy_histograms(info.geometry, features, out_dir)]
+    return [average, *plot_energy_histograms(info.geometry, summary.features, out_dir)]
