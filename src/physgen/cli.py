@@ -6,20 +6,32 @@ import click
 
 from physgen import __version__
 from physgen.calo.commands import calo
+from physgen.jets.commands import jets
 from physgen.lattice.commands import lattice
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="physgen")
-def main():
+@click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    help="CPU threads for torch (default: OMP_NUM_THREADS or all cores). On a shared or "
+    "busy machine 1 avoids oversubscription, which can slow training many-fold.",
+)
+def main(threads):
     """physgen: deep generative models for fundamental physics.
 
     Each domain has its own group of commands; run `physgen GROUP --help`.
     """
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
 
 
 main.add_command(calo)
 main.add_command(lattice)
+main.add_command(jets)
 
 if __name__ == "__main__":
     main()

@@ -77,3 +77,33 @@ def test_quantiles_are_monotonic(trained):
         if previous is not None:
             assert torch.all(q >= previous - 1e-3)
         previous = q
+
+
+class ExactQuantiles(AutoregressiveIQN):
+    """The closed-form quantile function of ``synthetic``: checks the PIT machinery alone."""
+
+    def quantile(self, x, y_prev, feature, tau):
+        z = torch.as_tensor(stats.norm.ppf(tau.double().numpy()), dtype=x.dtype)
+        if feature == 0:
+            return x[:, 0] + (0.1 + 0.1 * x[:, 0]) * z
+        return 0.5 * y_prev[:, 0] + 0.2 * z
+
+
+def test_pit_of_the_exact_quantile_function_is_the_exact_cdf():
+    x, y = synthetic(3000, 7)
+    u = ExactQuantiles(1, 2).pit(x, y, n_grid=401)
+    exact1 = stats.norm.cdf((y[:, 0] - x[:, 0]) / (0.1 + 0.1 * x[:, 0]))
+    exact2 = stats.norm.cdf((y[:, 1] - 0.5 * y[:, 0]) / 0.2)
+    inside = (exact1 > 0.001) & (exact1 < 0.999)
+    assert np.abs(u[:, 0].numpy() - exact1)[inside].max() < 2e-3
+    inside = (exact2 > 0.001) & (exact2 < 0.999)
+    assert np.abs(u[:, 1].numpy() - exact2)[inside].max() < 2e-3
+    assert ExactQuantiles(1, 2).monotonicity_violations(x[:200], y[:200]) == 0.0
+
+
+def test_trained_model_pit_of_held_out_truth_is_uniform(trained):
+    x, y = synthetic(4000, 8)
+    u = trained.pit(x, y)
+    for column in u.T:
+        assert stats.kstest(column.numpy(), "uniform").statistic < 0.08
+    assert trained.monotonicity_violations(x[:500], y[:500]) < 0.01

@@ -8,14 +8,11 @@ import html
 import io
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from physgen.calo.plots import plot_average_layers  # noqa: E402
-from physgen.core.atomic import write_text_atomic  # noqa: E402
+from physgen.calo.plots import plot_average_layers
+from physgen.core.html_report import figure_base64, image_tag, table_html, write_page
 
 _GROUPS = (
     "etot_over_einc",
@@ -29,13 +26,6 @@ _GROUPS = (
     "sparsity",
     "voxel_energy",
 )
-
-
-def _png(fig) -> str:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=72)
-    plt.close(fig)
-    return base64.b64encode(buffer.getvalue()).decode()
 
 
 def _draw(ax_main, ax_ratio, spec) -> None:
@@ -70,7 +60,7 @@ def _group_figure(specs) -> str:
         ax_ratio = fig.add_subplot(inner[1], sharex=ax_main)
         _draw(ax_main, ax_ratio, spec)
     fig.axes[0].legend(fontsize=5)
-    return _png(fig)
+    return figure_base64(fig)
 
 
 def _average_images(geometry, ref_summary, gen_summary) -> list[tuple[str, str]]:
@@ -119,26 +109,15 @@ def write_report(path, metrics: dict, specs, geometry, ref_summary, gen_summary)
     for group in _GROUPS:
         members = [s for s in specs if s.name == group or s.name.startswith(group + "_")]
         if members:
-            sections.append(
-                f"<h2>{html.escape(group)}</h2>"
-                f"<img src='data:image/png;base64,{_group_figure(members)}'>"
-            )
-    rows = "".join(
-        f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in _summary_rows(metrics)
-    )
+            sections.append(f"<h2>{html.escape(group)}</h2>{image_tag(_group_figure(members))}")
     warnings = "".join(f"<li>{html.escape(w)}</li>" for w in metrics.get("warnings", []))
     images = "".join(
-        f"<h3>{t}</h3><img src='data:image/png;base64,{b}'>"
+        f"<h3>{t}</h3>{image_tag(b)}"
         for t, b in _average_images(geometry, ref_summary, gen_summary)
     )
-    page = f"""<!doctype html><html><head><meta charset="utf-8"><title>physgen evaluation</title>
-<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
-td{{border:1px solid #ccc;padding:4px 10px}}img{{max-width:100%}}</style></head><body>
-<h1>physgen calorimeter evaluation</h1>
-<p>generated: {html.escape(metrics["generated"])}<br>reference: {html.escape(metrics["reference"])}
-<br>geometry: {html.escape(metrics["geometry"])},
+    body = f"""<p>generated: {html.escape(metrics["generated"])}<br>
+reference: {html.escape(metrics["reference"])}<br>geometry: {html.escape(metrics["geometry"])},
 physgen {html.escape(metrics["physgen_version"])}</p>
-<table>{rows}</table><ul>{warnings}</ul>
-<h2>average showers</h2>{images}{"".join(sections)}</body></html>"""
-    write_text_atomic(path, page)
-    return Path(path)
+{table_html(_summary_rows(metrics))}<ul>{warnings}</ul>
+<h2>average showers</h2>{images}{"".join(sections)}"""
+    return write_page(path, "physgen calorimeter evaluation", body)

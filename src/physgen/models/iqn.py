@@ -78,11 +78,14 @@ class AutoregressiveIQN(nn.Module):
         total = 0.0
         for feature in range(self.n_outputs):
             tau = torch.rand(len(x), device=x.device, requires_grad=True)
-            q = self._quantile_std(x_std, y_std, feature, tau)
-            total = total + pinball_loss(y_std[:, feature] - q, tau).mean()
-            if self.config.monotonicity_weight:
-                (slope,) = torch.autograd.grad(q.sum(), tau, create_graph=True)
-                total = total + self.config.monotonicity_weight * torch.relu(-slope).mean()
+            with torch.enable_grad():  # dq/dtau is needed in validation (no_grad) passes too
+                q = self._quantile_std(x_std, y_std, feature, tau)
+                total = total + pinball_loss(y_std[:, feature] - q, tau).mean()
+                if self.config.monotonicity_weight:
+                    (slope,) = torch.autograd.grad(
+                        q.sum(), tau, create_graph=torch.is_grad_enabled()
+                    )
+                    total = total + self.config.monotonicity_weight * torch.relu(-slope).mean()
         return total / self.n_outputs
 
     @torch.no_grad()
@@ -93,3 +96,47 @@ class AutoregressiveIQN(nn.Module):
             tau = torch.rand(len(x), generator=generator, device=x.device, dtype=x.dtype)
             y[:, feature] = self.quantile(x, y, feature, tau)
         return y
+
+    @torch.no_grad()
+    def quantile_grid(self, x, y, feature: int, taus: torch.Tensor, rows_per_pass: int = 2000):
+        """q_feature(tau_k | x_i, y_i,<feature) for every row i and grid point k: (n, K)."""
+        out = []
+        for begin in range(0, len(x), rows_per_pass):
+            xb, yb = x[begin : begin + rows_per_pass], y[begin : begin + rows_per_pass]
+            n, k = len(xb), len(taus)
+            q = self.quantile(
+                xb.repeat_interleave(k, 0), yb.repeat_interleave(k, 0), feature, taus.repeat(n)
+            )
+            out.append(q.view(n, k))
+        return torch.cat(out)
+
+    @torch.no_grad()
+    def pit(self, x: torch.Tensor, y: torch.Tensor, n_grid: int = 201) -> torch.Tensor:
+        """Probability-integral transform u_j = F_j(y_j | x, y_<j) of each output, by linear
+        interpolation of the quantile function on a tau grid in [0.001, 0.999]. For a model
+        that has learned the true conditional, every column is uniform on (0, 1)."""
+        taus = torch.linspace(0.001, 0.999, n_grid, dtype=x.dtype)
+        u = torch.empty_like(y)
+        for feature in range(self.n_outputs):
+            q = self.quantile_grid(x, y, feature, taus).sort(1).values
+            target = y[:, feature : feature + 1]
+            above = (q < target).sum(1)
+            low = (above - 1).clamp(0, n_grid - 2)
+            q_low, q_high = q.gather(1, low[:, None]), q.gather(1, low[:, None] + 1)
+            fraction = ((target - q_low) / (q_high - q_low).clamp_min(1e-12)).clamp(0, 1)
+            value = taus[low] + fraction.squeeze(1) * (taus[1] - taus[0])
+            value = torch.where(above == 0, taus[0] / 2, value)
+            u[:, feature] = torch.where(above == n_grid, (1 + taus[-1]) / 2, value)
+        return u
+
+    @torch.no_grad()
+    def monotonicity_violations(self, x, y, n_grid: int = 99) -> float:
+        """Fraction of adjacent (tau_k, tau_k+1) grid pairs whose quantiles decrease."""
+        taus = torch.linspace(0.01, 0.99, n_grid, dtype=x.dtype)
+        decreasing, total = 0, 0
+        for feature in range(self.n_outputs):
+            q = self.quantile_grid(x, y, feature, taus)
+            steps = q[:, 1:] - q[:, :-1]
+            decreasing += int((steps < 0).sum())
+            total += steps.numel()
+        return decreasing / max(total, 1)
