@@ -114,3 +114,63 @@ def test_diffusion_and_flow_matching_models(model_name, samplers, tmp_path):
         assert np.array_equal(generated, model.sample(energies[:12], batch_size=5, seed=1))
     with pytest.raises(PhysgenInputError, match="not available"):
         _choose_sampler(again, "no-such-sampler", None)
+
+
+def test_caloflow_with_a_distilled_student(tmp_path):
+    energies, showers = tiny_data(150)
+    config = ShowerModelConfig(
+        model="caloflow",
+        flow=FlowConfig(kind="maf", transforms=2, hidden=(64,)),
+        energy_flow=FlowConfig(kind="nsf", transforms=2, hidden=(16,)),
+        student=FlowConfig(kind="iaf", transforms=2, hidden=(64,)),
+        training=TrainingConfig(epochs=3, batch_size=50, learning_rate=1e-3, patience=None),
+    )
+    model = build_model(GEOMETRY, config)
+    histories = model.fit(energies, showers, tmp_path / "run", progress=False)
+    student_losses = [h["train_loss"] for h in histories["student"]["history"]]
+    assert student_losses[-1] < student_losses[0]
+    generated = model.sample(energies[:40], batch_size=20, seed=3)
+    assert np.isfinite(generated).all() and (generated >= 0).all()
+    model.save(tmp_path / "model.pt")
+    again = ShowerModel.load(tmp_path / "model.pt")
+    assert again.student is not None
+    assert np.array_equal(again.sample(energies[:40], batch_size=20, seed=3), generated)
+    with pytest.raises(ValueError, match="distillation needs"):
+        build_model(GEOMETRY, ShowerModelConfig(model="caloflow", student=config.student))
+
+
+def test_trees_model(tmp_path):
+    pytest.importorskip("xgboost")
+    from physgen.core.errors import PhysgenInputError
+    from physgen.models.trees import TreeConfig
+
+    energies, showers = tiny_data(200)
+    config = ShowerModelConfig(
+        model="trees",
+        tree_components=8,
+        trees=TreeConfig(
+            steps=4,
+            duplicates=3,
+            n_estimators=10,
+            max_depth=3,
+            n_jobs=1,
+            multi_strategy="multi_output_tree",
+        ),
+    )
+    model = build_model(GEOMETRY, config)
+    history = model.fit(energies, showers, progress=False)
+    assert 0 < history["trees"]["explained_variance"] < 1
+    generated = model.sample(energies[:40], batch_size=20, seed=3)
+    assert generated.shape == (40, 368) and np.isfinite(generated).all()
+    positive = generated[generated > 0]
+    assert positive.size and positive.min() >= GEOMETRY.threshold_mev
+    # layer energies come from the sampled ratios: E_tot / E_inc is in the physical range
+    assert np.all(generated.sum(1) <= 1.5 * energies[:40] * (1 + 1e-5))
+    model.save(tmp_path / "model.pt")
+    again = ShowerModel.load(tmp_path / "model.pt")
+    assert np.array_equal(again.sample(energies[:40], batch_size=20, seed=3), generated)
+    again.steps = 2  # a divisor of the fitted 4 levels
+    assert again.sample(energies[:5], seed=1).shape == (5, 368)
+    again.steps = 3
+    with pytest.raises(PhysgenInputError, match="divisor"):
+        again.sample(energies[:5], seed=1)

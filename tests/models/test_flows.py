@@ -4,7 +4,7 @@ import torch
 from physgen.models.flows import ConditionalFlow, FlowConfig
 from physgen.models.preprocessing import Chain, Log, Logit, Standardize
 
-KINDS = ["coupling-rqs", "coupling-affine", "maf", "nsf"]
+KINDS = ["coupling-rqs", "coupling-affine", "maf", "nsf", "iaf"]
 
 
 def randomized_flow(kind, features=4, context=2, preprocessing=None):
@@ -69,3 +69,34 @@ def test_preprocessed_flow_inverts_to_original_space(kind):
     chain.transforms[1].fit(chain.transforms[0](x)[0])
     z, _ = flow.to_latent(x, c)
     assert torch.allclose(flow.from_latent(z, c), x, atol=1e-4)
+
+
+def test_distilled_iaf_student_reproduces_its_maf_teacher():
+    """After distillation the one-pass student maps latents to (nearly) the teacher's samples."""
+    from physgen.core.training import TrainingConfig, fit
+    from physgen.models.flows import distillation_loss
+
+    torch.manual_seed(1)
+    n, features = 4000, 5
+    c = torch.rand(n, 1)
+    x = torch.randn(n, features) * (0.5 + c) + torch.cumsum(torch.randn(n, features), 1) * 0.3
+    teacher = ConditionalFlow(features, 1, FlowConfig(kind="maf", transforms=3, hidden=(32, 32)))
+    training = TrainingConfig(epochs=15, batch_size=200, learning_rate=3e-3, patience=None)
+    fit(teacher, lambda f, xb, cb: -f.log_prob(xb, cb).mean(), (x, c), training, progress=False)
+    student = ConditionalFlow(features, 1, FlowConfig(kind="iaf", transforms=3, hidden=(64, 64)))
+    z, context = torch.randn(500, features), torch.rand(500, 1)
+    with torch.no_grad():
+        target = teacher.from_latent(z, context)
+        before = ((student.from_latent(z, context) - target) ** 2).mean() / target.var()
+    teacher.requires_grad_(False)
+    history = fit(
+        student,
+        lambda s, xb, cb: distillation_loss(teacher, s, xb, cb),
+        (x, c),
+        TrainingConfig(epochs=30, batch_size=200, learning_rate=3e-3, patience=None),
+        progress=False,
+    )
+    with torch.no_grad():
+        after = ((student.from_latent(z, context) - target) ** 2).mean() / target.var()
+    assert history["history"][-1]["train_loss"] < history["history"][0]["train_loss"]
+    assert after < 0.02 and after < before / 20, (before, after)

@@ -328,7 +328,7 @@ def evaluate(
     "model_name",
     default="caloflow",
     show_default=True,
-    type=click.Choice(["caloflow", "coupling", "diffusion", "flow-matching"]),
+    type=click.Choice(["caloflow", "coupling", "diffusion", "flow-matching", "trees"]),
     help="Shower model family.",
 )
 @click.option(

@@ -42,12 +42,6 @@ class _Generative(_LayerEnergyRepresentation):
         self.preprocessing = _logit_standardize(self.n_features)
         self.sampler_name, self.steps = config.sampler, config.steps
 
-    def _representation(self, energies, showers):
-        e_layer = self._layer_energies(showers)
-        return torch.cat(
-            [self._energy_ratios(e_layer, energies), self._shapes(showers, e_layer)], 1
-        )
-
     def _flows(self):  # the training units of ShowerModel.fit
         return [("network", self)]
 

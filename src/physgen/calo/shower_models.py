@@ -10,6 +10,7 @@ negative, and voxels below the geometry's threshold are zero.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -22,8 +23,9 @@ from physgen.core.atomic import atomic_path
 from physgen.core.config import from_dict
 from physgen.core.training import TrainingConfig, fit
 from physgen.models.diffusion import DenoiserConfig
-from physgen.models.flows import ConditionalFlow, FlowConfig
+from physgen.models.flows import ConditionalFlow, FlowConfig, distillation_loss
 from physgen.models.preprocessing import Chain, Logit, Standardize
+from physgen.models.trees import TreeConfig
 
 LOG_E_CENTRE, LOG_E_SCALE = 4.0, 1.5  # log10(MeV) of 10 GeV, and a scale of 1.5 decades
 TOTAL_ENERGY_CAP = 1.5  # E_tot / E_inc is bounded by this in the flow I representation
@@ -37,8 +39,13 @@ class ShowerModelConfig:
         default_factory=lambda: FlowConfig(kind="nsf", transforms=4, hidden=(128, 128))
     )
     training: TrainingConfig = field(default_factory=TrainingConfig)
+    # caloflow: a fast-sampling student for flow II (kind "iaf"), distilled from a "maf" flow II
+    student: FlowConfig | None = None
+    student_training: TrainingConfig | None = None  # default: the teacher's training settings
     dequantization_mev: float | None = None  # uniform noise on voxels; default: the threshold
     denoiser: DenoiserConfig = field(default_factory=DenoiserConfig)
+    trees: TreeConfig = field(default_factory=TreeConfig)  # the "trees" model
+    tree_components: int = 64  # "trees": principal components the trees model
     sampler: str = "heun"  # default sampler of the diffusion model (generate --sampler overrides)
     steps: int = 32  # default number of noise levels / time steps
 
@@ -119,7 +126,7 @@ class ShowerModel(nn.Module):
         from tqdm import tqdm
 
         self.eval()
-        device = next(self.parameters()).device
+        device = next(itertools.chain(self.parameters(), self.buffers())).device
         energies = torch.as_tensor(np.asarray(incident_mev, np.float32)).reshape(-1)
         generator = torch.Generator(device=device).manual_seed(seed)
         out = np.empty((len(energies), self.geometry.n_voxels), np.float32)
@@ -144,6 +151,7 @@ class ShowerModel(nn.Module):
             "geometry": self.geometry.name,
             "config": asdict(self.config),
             "state_dict": self.state_dict(),
+            **self._extra_payload(),
         }
         with atomic_path(path) as tmp:
             torch.save(payload, tmp)
@@ -154,8 +162,16 @@ class ShowerModel(nn.Module):
         config = from_dict(ShowerModelConfig, payload["config"], str(path))
         model = build_model(get_geometry(payload["geometry"]), config)
         model.load_state_dict(payload["state_dict"])
+        model._load_extra(payload)
         model.eval()
         return model
+
+    def _extra_payload(self) -> dict:
+        """What a model saves besides its torch state (e.g. fitted tree ensembles)."""
+        return {}
+
+    def _load_extra(self, payload: dict) -> None:
+        pass
 
 
 class _LayerEnergyRepresentation(ShowerModel):
@@ -172,6 +188,13 @@ class _LayerEnergyRepresentation(ShowerModel):
         for index, sl in enumerate(geometry.layer_slices):
             matrix[sl, index] = 1
         self.register_buffer("layer_matrix", matrix)
+
+    def _representation(self, energies, showers):
+        """(layer-energy ratios, per-layer shapes) of physical showers, one row each."""
+        e_layer = self._layer_energies(showers)
+        return torch.cat(
+            [self._energy_ratios(e_layer, energies), self._shapes(showers, e_layer)], 1
+        )
 
     def _layer_energies(self, showers):
         return showers @ self.layer_matrix
@@ -228,11 +251,7 @@ class CouplingShowerModel(_LayerEnergyRepresentation):
         return [("flow", self.flow)]
 
     def _training_inputs(self, energies, showers, flow_name):
-        e_layer = self._layer_energies(showers)
-        features = torch.cat(
-            [self._energy_ratios(e_layer, energies), self._shapes(showers, e_layer)], 1
-        )
-        return features, _log_energy(energies)
+        return self._representation(energies, showers), _log_energy(energies)
 
     def _generate(self, energies, generator):
         sample = self.flow.sample(_log_energy(energies), generator)
@@ -259,8 +278,44 @@ class CaloFlowShowerModel(_LayerEnergyRepresentation):
             seed=config.training.seed + 1,
         )
 
+        self.student = None
+        if config.student is not None:
+            if config.flow.kind != "maf" or config.student.kind != "iaf":
+                raise ValueError("distillation needs flow kind 'maf' and student kind 'iaf'")
+            self.student = ConditionalFlow(
+                geometry.n_voxels,
+                1 + n_layers,
+                config.student,
+                self.shape_flow.preprocessing,  # shared: the student lives in the same variables
+                seed=config.training.seed + 2,
+            )
+
     def _flows(self):
         return [("energy_flow", self.energy_flow), ("shape_flow", self.shape_flow)]
+
+    def fit(self, incident_mev, showers_mev, run_dir=None, resume=False, progress=True) -> dict:
+        """Flows I and II by likelihood; then, with a student, flow II's fast student by
+        distillation on the same training showers."""
+        histories = super().fit(incident_mev, showers_mev, run_dir, resume, progress)
+        if self.student is None:
+            return histories
+        energies = torch.as_tensor(np.asarray(incident_mev, np.float32))
+        generator = torch.Generator().manual_seed(self.config.training.seed)
+        showers = self.dequantize(torch.as_tensor(np.asarray(showers_mev, np.float32)), generator)
+        x, c = self._training_inputs(energies, showers, "shape_flow")
+        teacher = self.shape_flow.requires_grad_(False)
+        histories["student"] = fit(
+            self.student,
+            lambda student, xb, cb: distillation_loss(teacher, student, xb, cb),
+            (x, c),
+            self.config.student_training or self.config.training,
+            Path(run_dir) / "student" if run_dir is not None else None,
+            resume,
+            progress,
+            description=f"{self.name}:student",
+        )
+        teacher.requires_grad_(True)
+        return histories
 
     def _shape_context(self, e_layer, energies):
         return torch.cat([_log_energy(energies), torch.log10(e_layer + 1e-3) / 3], 1)
@@ -274,7 +329,8 @@ class CaloFlowShowerModel(_LayerEnergyRepresentation):
     def _generate(self, energies, generator):
         ratios = self.energy_flow.sample(_log_energy(energies), generator).clamp(0, 1)
         e_layer = self._layers_from_ratios(ratios, energies)
-        shape = self.shape_flow.sample(self._shape_context(e_layer, energies), generator)
+        shape_flow = self.student if self.student is not None else self.shape_flow
+        shape = shape_flow.sample(self._shape_context(e_layer, energies), generator)
         return self._assemble(ratios, shape, energies)
 
 
@@ -282,8 +338,8 @@ MODELS = {cls.name: cls for cls in (CouplingShowerModel, CaloFlowShowerModel)}
 
 
 def build_model(geometry: Geometry, config: ShowerModelConfig) -> ShowerModel:
-    if not MODELS.keys() >= {"diffusion", "flow-matching"}:
-        from physgen.calo import diffusion_models  # noqa: F401  (registers its models)
+    if not MODELS.keys() >= {"diffusion", "flow-matching", "trees"}:
+        from physgen.calo import diffusion_models, tree_model  # noqa: F401  (register models)
 
     if config.model not in MODELS:
         from physgen.core.errors import PhysgenInputError

@@ -132,13 +132,14 @@ def _choose_sampler(model: ShowerModel, sampler: str | None, steps: int | None) 
         return
     if not hasattr(model, "sampler_name"):
         raise PhysgenInputError(
-            f"--sampler/--steps apply to diffusion and flow-matching models, not to {model.name}"
+            f"--sampler/--steps apply to diffusion, flow-matching and trees models, not to "
+            f"{model.name}"
         )
     if sampler is not None:
         from physgen.calo.diffusion_models import FLOW_MATCHING_SAMPLERS
         from physgen.models.samplers import SAMPLERS
 
-        allowed = FLOW_MATCHING_SAMPLERS if model.name == "flow-matching" else SAMPLERS
+        allowed = FLOW_MATCHING_SAMPLERS if model.name in ("flow-matching", "trees") else SAMPLERS
         if sampler not in allowed:
             raise PhysgenInputError(
                 f"sampler '{sampler}' is not available for {model.name}: "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
+import types
 import typing
 from pathlib import Path
 
@@ -32,6 +33,14 @@ def read_config_file(path) -> dict:
     return data
 
 
+def _unwrap_optional(hint):
+    """``X | None`` -> ``X``; other hints unchanged."""
+    arguments = [a for a in typing.get_args(hint) if a is not type(None)]
+    if typing.get_origin(hint) in (typing.Union, types.UnionType) and len(arguments) == 1:
+        return arguments[0]
+    return hint
+
+
 def from_dict(cls, data: dict, where: str = "config"):
     """Build dataclass ``cls`` from ``data``; nested dataclasses are built recursively.
 
@@ -45,7 +54,7 @@ def from_dict(cls, data: dict, where: str = "config"):
     hints = typing.get_type_hints(cls)
     values = {}
     for name, value in data.items():
-        hint = hints[name]
+        hint = _unwrap_optional(hints[name])
         if dataclasses.is_dataclass(hint) and isinstance(value, dict):
             value = from_dict(hint, value, f"{where}.{name}")
         elif typing.get_origin(hint) is tuple and isinstance(value, list):

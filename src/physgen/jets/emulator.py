@@ -22,10 +22,11 @@ __all__ = ["EmulatorConfig", "JetEmulator"]
 @dataclass(frozen=True)
 class EmulatorConfig:
     target: str = "particle"  # particle | detector
-    iqn: IQNConfig = field(default_factory=lambda: IQNConfig(hidden=(128, 128, 128)))
+    iqn: IQNConfig = field(default_factory=lambda: IQNConfig(hidden=(256, 256, 256)))
+    # no early stopping: the validation loss at random tau is too noisy to stop on
     training: TrainingConfig = field(
         default_factory=lambda: TrainingConfig(
-            epochs=30, batch_size=1024, learning_rate=2e-3, patience=5
+            epochs=40, batch_size=1024, learning_rate=2e-3, patience=None
         )
     )
 

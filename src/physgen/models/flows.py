@@ -1,8 +1,11 @@
 """Conditional normalizing flows p(x | c): coupling flows (affine or rational-quadratic
 spline, on zuko's spline transform) and autoregressive flows (zuko's MAF / NSF).
 
-Coupling flows invert in one pass, so they sample fast; autoregressive flows give exact
-densities with cheap training but sample one feature per pass. A flow optionally carries an
+Coupling flows invert in one pass, so they sample fast; autoregressive flows (MAF) give exact
+densities with cheap training but sample one feature per pass; an inverse autoregressive flow
+(IAF: the same network used the other way round) samples in one pass but needs one pass per
+feature for a density, which is why it is trained by distillation from a MAF teacher
+(``distillation_loss``, as in CaloFlow's teacher-student training). A flow optionally carries an
 invertible preprocessing (models.preprocessing) applied before it, with its log-determinant,
 so ``log_prob`` is the density of the original variables.
 """
@@ -16,12 +19,12 @@ import torch
 import zuko
 from torch import nn
 
-__all__ = ["FlowConfig", "CouplingLayer", "ConditionalFlow"]
+__all__ = ["FlowConfig", "CouplingLayer", "ConditionalFlow", "distillation_loss"]
 
 
 @dataclass(frozen=True)
 class FlowConfig:
-    kind: str = "coupling-rqs"  # coupling-rqs | coupling-affine | maf | nsf
+    kind: str = "coupling-rqs"  # coupling-rqs | coupling-affine | maf | nsf | iaf
     transforms: int = 6
     hidden: tuple[int, ...] = (256, 256)
     bins: int = 8
@@ -102,8 +105,8 @@ class ConditionalFlow(nn.Module):
                 layers.append(CouplingLayer(mask, context, config))
             self.layers = nn.ModuleList(layers)
             self.autoregressive = None
-        elif config.kind in ("maf", "nsf"):
-            build = zuko.flows.MAF if config.kind == "maf" else zuko.flows.NSF
+        elif config.kind in ("maf", "nsf", "iaf"):
+            build = zuko.flows.NSF if config.kind == "nsf" else zuko.flows.MAF
             extra = {"bins": config.bins} if config.kind == "nsf" else {}
             self.autoregressive = build(
                 features,
@@ -116,8 +119,9 @@ class ConditionalFlow(nn.Module):
             self.layers = nn.ModuleList()
         else:
             raise ValueError(
-                f"unknown flow kind '{config.kind}': coupling-rqs, coupling-affine, maf or nsf"
+                f"unknown flow kind '{config.kind}': coupling-rqs, coupling-affine, maf, nsf or iaf"
             )
+        self.inverse_autoregressive = config.kind == "iaf"
 
     def to_latent(self, x: torch.Tensor, c: torch.Tensor | None = None):
         """x -> (z, log|det dz/dx|): preprocessing, then the flow's transforms."""
@@ -125,7 +129,10 @@ class ConditionalFlow(nn.Module):
         if self.preprocessing is not None:
             x, ladj = self.preprocessing(x)
         if self.autoregressive is not None:
-            z, flow_ladj = self.autoregressive(c).transform.call_and_ladj(x)
+            transform = self.autoregressive(c).transform
+            if self.inverse_autoregressive:
+                transform = transform.inv
+            z, flow_ladj = transform.call_and_ladj(x)
             return z, ladj + flow_ladj
         for layer in self.layers:
             x, layer_ladj = layer(x, c)
@@ -134,13 +141,18 @@ class ConditionalFlow(nn.Module):
 
     def from_latent(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         """The inverse of ``to_latent``."""
-        if self.autoregressive is not None:
-            y = self.autoregressive(c).transform.inv(z)
-        else:
-            y = z
-            for layer in reversed(self.layers):
-                y = layer.inverse(y, c)
+        y = self.flow_inverse(z, c)
         return self.preprocessing.inverse(y) if self.preprocessing is not None else y
+
+    def flow_inverse(self, z: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        """Latent -> preprocessed variables (``from_latent`` without the preprocessing)."""
+        if self.autoregressive is not None:
+            transform = self.autoregressive(c).transform
+            return transform(z) if self.inverse_autoregressive else transform.inv(z)
+        y = z
+        for layer in reversed(self.layers):
+            y = layer.inverse(y, c)
+        return y
 
     def log_prob(self, x: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         """log p(x | c) in the original (unpreprocessed) variables."""
@@ -152,3 +164,14 @@ class ConditionalFlow(nn.Module):
         """One sample per row of ``c``."""
         z = torch.randn(len(c), self.features, generator=generator, device=c.device, dtype=c.dtype)
         return self.from_latent(z, c)
+
+
+def distillation_loss(teacher: ConditionalFlow, student: ConditionalFlow, x, c) -> torch.Tensor:
+    """Teacher-student loss (CaloFlow, arXiv:2110.11377): data x goes to the teacher's latent z
+    (one pass for a MAF), and the student must map z back to x in its fast direction (one pass
+    for an IAF); mean squared error in the preprocessed variables. No slow teacher sampling is
+    needed, and a perfect student reproduces the teacher's sampler exactly."""
+    with torch.no_grad():
+        z, _ = teacher.to_latent(x, c)
+        target = teacher.preprocessing(x)[0] if teacher.preprocessing is not None else x
+    return torch.mean((student.flow_inverse(z, c) - target) ** 2)

@@ -31,6 +31,9 @@ class TreeConfig:
     learning_rate: float = 0.3
     seed: int = 0
     n_jobs: int = -1
+    # one_output_per_tree: a tree ensemble per output; multi_output_tree: trees with vector
+    # leaves, one ensemble for all outputs (much cheaper for many outputs)
+    multi_strategy: str = "one_output_per_tree"
 
 
 def _xgboost():
@@ -80,6 +83,7 @@ class TreeFlowMatching:
                 n_jobs=self.config.n_jobs,
                 random_state=self.config.seed,
                 tree_method="hist",
+                multi_strategy=self.config.multi_strategy,
             )
             model.fit(np.concatenate([x_t, c_rep], 1), noise - x_rep)
             self.models[float(level)] = model
@@ -98,29 +102,38 @@ class TreeFlowMatching:
         n: int | None = None,
         method: str = "euler",
         seed: int = 0,
+        steps: int | None = None,
     ) -> np.ndarray:
-        """One sample per row of ``conditions`` (or ``n`` unconditional samples)."""
+        """One sample per row of ``conditions`` (or ``n`` unconditional samples).
+
+        ``steps`` may be any divisor of the fitted number of levels (the ensembles of the
+        coarser grid are a subset of the fitted ones)."""
+        if method not in ("euler", "midpoint"):
+            raise ValueError(f"unknown method '{method}': euler or midpoint")
+        if method == "midpoint" and not self.config.midpoint:
+            raise ValueError("midpoint sampling needs a model fitted with midpoint=True")
+        steps = steps or self.config.steps
+        if steps < 1 or self.config.steps % steps:
+            raise ValueError(
+                f"{steps} steps: the trees were fitted on {self.config.steps} levels; use a "
+                "divisor of it"
+            )
         if conditions is None:
             conditions = np.zeros((n, 0), np.float32)
         conditions = np.asarray(conditions, np.float32).reshape(len(conditions), -1)
         rng = np.random.default_rng(seed)
         x = rng.standard_normal((len(conditions), self.n_features), dtype=np.float32)
-        steps = self.config.steps
         dt = 1.0 / steps
         for k in range(steps, 0, -1):
             t = k / steps
             if method == "euler":
                 x = x - dt * self._velocity(x, conditions, t)
-            elif method == "midpoint":
-                if not self.config.midpoint:
-                    raise ValueError("midpoint sampling needs a model fitted with midpoint=True")
+            else:
                 half = x - 0.5 * dt * self._velocity(x, conditions, t)
                 x = x - dt * self._velocity(half, conditions, t - 0.5 * dt)
-            else:
-                raise ValueError(f"unknown method '{method}': euler or midpoint")
         return x
 
-    def save(self, path) -> None:
+    def to_bytes(self) -> bytes:
         payload = {
             "config": asdict(self.config),
             "n_features": self.n_features,
@@ -128,13 +141,12 @@ class TreeFlowMatching:
                 level: model.get_booster().save_raw("json") for level, model in self.models.items()
             },
         }
-        with atomic_path(path) as tmp:
-            Path(tmp).write_bytes(pickle.dumps(payload))
+        return pickle.dumps(payload)
 
     @classmethod
-    def load(cls, path) -> TreeFlowMatching:
+    def from_bytes(cls, data: bytes) -> TreeFlowMatching:
         xgboost = _xgboost()
-        payload = pickle.loads(Path(path).read_bytes())
+        payload = pickle.loads(data)
         model = cls(TreeConfig(**payload["config"]))
         model.n_features = payload["n_features"]
         for level, raw in payload["models"].items():
@@ -142,3 +154,11 @@ class TreeFlowMatching:
             regressor.load_model(bytearray(raw))
             model.models[level] = regressor
         return model
+
+    def save(self, path) -> None:
+        with atomic_path(path) as tmp:
+            Path(tmp).write_bytes(self.to_bytes())
+
+    @classmethod
+    def load(cls, path) -> TreeFlowMatching:
+        return cls.from_bytes(Path(path).read_bytes())
