@@ -132,3 +132,62 @@ def test_ess_of_known_weights():
     result = nis_estimates(log_q, energies, 1.0, 1)
     assert result["ess_fraction"] == pytest.approx(64 / (4 * 22))
     assert result["log_z"] == pytest.approx(math.log(2))
+
+
+@pytest.mark.parametrize("z2", [False, True])
+def test_han_log_q_is_normalised_and_sampling_follows_it(z2):
+    from physgen.models.hierarchical import HierarchicalSampler
+
+    torch.manual_seed(0)
+    sampler = HierarchicalSampler(4, z2_symmetric=z2)
+    with torch.no_grad():
+        for parameter in sampler.parameters():
+            parameter.add_(0.3 * torch.randn_like(parameter))
+    configurations = all_configurations(16)
+    with torch.no_grad():
+        log_q = sampler.log_prob(configurations)
+    assert torch.logsumexp(log_q, 0).item() == pytest.approx(0.0, abs=1e-5)
+    n = 40000
+    spins = sampler.sample(n, torch.Generator().manual_seed(1))
+    code = (spins * 2 ** torch.arange(15, -1, -1)).sum(1)
+    frequency = torch.bincount(code, minlength=len(configurations)).double() / n
+    probability = log_q.exp().double()
+    sigma = torch.sqrt(probability * (1 - probability) / n) + 1e-4
+    assert ((frequency - probability).abs() / sigma).max() < 5.5
+
+
+def test_han_sites_are_each_generated_once():
+    from physgen.models.hierarchical import HierarchicalSampler
+
+    for L in (4, 8, 32):
+        sampler = HierarchicalSampler(L)
+        sites = sampler.border_sites.tolist()
+        for number in range(sampler.n_levels):
+            sites += sampler._level(number)[1].flatten().tolist()
+        assert sorted(sites) == list(range(L * L))
+    with pytest.raises(ValueError, match="power of two"):
+        HierarchicalSampler(6)
+
+
+def test_trained_han_reproduces_kaufman_on_8x8():
+    config = SamplerConfig(
+        L=8,
+        beta=0.4406868,
+        network="han",
+        batch_size=500,
+        annealing=0.99,
+        optimizer=StepConfig(steps=600, learning_rate=5e-3, seed=0),
+    )
+    sampler, _ = train_sampler(config, progress=False)
+    lattice = build_lattice(config)
+    log_q, energies = draw(
+        sampler,
+        lambda s: lattice.energy(lattice_spins(config, s).view(-1, 8, 8)),
+        config.beta,
+        20000,
+        seed=3,
+    )
+    result = nis_estimates(log_q, energies, config.beta, 64)
+    exact = kaufman_log_z(config.beta, 8)
+    assert abs(result["log_z"] - exact) < 4 * result["log_z_err"] + 1e-4
+    assert result["ess_fraction"] > 0.2

@@ -16,6 +16,7 @@ from physgen.core.atomic import atomic_path
 from physgen.core.training import StepConfig, optimize
 from physgen.lattice.models import Ising, Potts
 from physgen.models.autoregressive import MADE, AutoregressiveSampler, PixelCNN
+from physgen.models.hierarchical import HierarchicalSampler
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class SamplerConfig:
     L: int = 16
     beta: float = 0.4406868
     q: int = 2
-    network: str = "made"  # made | pixelcnn
+    network: str = "made"  # made | pixelcnn | han (hierarchical; L a power of two)
     depth: int = 1
     width: int = 16
     kernel: int = 5
@@ -47,9 +48,11 @@ def lattice_spins(config: SamplerConfig, spins: torch.Tensor) -> torch.Tensor:
     return 2 * spins - 1 if config.lattice == "ising2d" else spins
 
 
-def build_sampler(config: SamplerConfig) -> AutoregressiveSampler:
+def build_sampler(config: SamplerConfig) -> AutoregressiveSampler | HierarchicalSampler:
     q = 2 if config.lattice == "ising2d" else config.q
     n_sites = config.L**2
+    if config.network == "han":
+        return HierarchicalSampler(config.L, q, z2_symmetric=config.z2_symmetric and q == 2)
     if config.network == "made":
         conditional = MADE(n_sites, q, depth=config.depth, width=config.width)
     elif config.network == "pixelcnn":
@@ -57,7 +60,7 @@ def build_sampler(config: SamplerConfig) -> AutoregressiveSampler:
             config.L, q, depth=config.depth, width=config.width, kernel=config.kernel
         )
     else:
-        raise ValueError(f"unknown network '{config.network}': made or pixelcnn")
+        raise ValueError(f"unknown network '{config.network}': made, pixelcnn or han")
     return AutoregressiveSampler(conditional, z2_symmetric=config.z2_symmetric and q == 2)
 
 
@@ -86,7 +89,7 @@ def train_sampler(config: SamplerConfig, run_dir=None, resume=False, progress=Tr
         run_dir,
         resume,
         progress,
-        description=f"VAN {config.lattice} L={config.L}",
+        description=f"{config.network.upper()} {config.lattice} L={config.L}",
     )
     return sampler, history
 
