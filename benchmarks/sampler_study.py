@@ -1,0 +1,139 @@
+"""Diffusion samplers on a Geant4 sample: quality vs generation time ("Choose your diffusion",
+arXiv:2401.13162, plus time), and the tree-based flow-matching model.
+
+Trains the `diffusion` model (and `trees`) on the training file once, then for each sampler
+and number of steps generates one shower per reference incident energy and measures the
+low-level classifier AUC, the mean separation power of the high-level histograms, FPD, and the
+generation time per shower (batch 1000, one thread). The grid uses the QUICK classifier
+(2 x 256, 10 epochs) to stay within CPU hours; the Pareto-front points are re-evaluated with
+the official recipe (`--official-front`). Writes benchmarks/results/samplers.json: a list of
+objects with model, sampler, steps, nfe, auc_low, separation_mean, fpd, ms_per_shower.
+
+    python benchmarks/sampler_study.py [--train T.h5 --reference R.h5]
+        [--samplers euler,heun,edm,dpmpp2m,lms,unipc,restart,ddpm] [--steps 8,16,32,64]
+        [--official-front] [--no-trees]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import machine, print_table, write_result  # noqa: E402
+from physgen.calo.evaluate import EvaluationConfig, evaluate  # noqa: E402
+from physgen.calo.io import read_showers, write_showers  # noqa: E402
+from physgen.calo.shower_models import ShowerModel  # noqa: E402
+from physgen.calo.training_run import train_run  # noqa: E402
+from physgen.models.samplers import nfe  # noqa: E402
+
+CONFIGS = Path(__file__).resolve().parent / "configs"
+METRICS = ("hist", "cls-low", "fpd")
+
+
+def trained(name: str, train: Path, work: Path) -> tuple[ShowerModel, float]:
+    run_dir = work / name
+    if not (run_dir / "model.pt").exists():
+        config = CONFIGS / f"{name}.yaml"
+        train_run(yaml.safe_load(config.read_text())["model"], config, train, run_dir)
+    train_s = json.loads((run_dir / "training.json").read_text())["train_s"]
+    return ShowerModel.load(run_dir / "model.pt"), train_s
+
+
+def measure(model, sampler, steps, energies, reference, out_dir, official) -> dict:
+    model.sampler_name, model.steps = sampler, steps
+    model.sample(energies[:100], batch_size=100, seed=0)  # warm-up
+    started = time.perf_counter()
+    showers = model.sample(energies, batch_size=1000, seed=1)
+    ms = 1e3 * (time.perf_counter() - started) / len(energies)
+    generated = out_dir / f"{sampler}-{steps}.h5"
+    write_showers(generated, energies, showers)
+    metrics = evaluate(
+        generated,
+        reference,
+        out_dir / f"{sampler}-{steps}",
+        EvaluationConfig(metrics=METRICS, quick=not official, report=False),
+    )
+    generated.unlink()
+    return {
+        "model": model.name,
+        "sampler": sampler,
+        "steps": steps,
+        "nfe": nfe(sampler, steps) if model.name == "diffusion" else steps,
+        "auc_low": metrics["auc_low"],
+        "auc_low_err": metrics["auc_low_err"],
+        "separation_mean": metrics["separation_mean"],
+        "fpd": metrics["fpd"],
+        "ms_per_shower": ms,
+        "classifier": "official" if official else "quick",
+    }
+
+
+def pareto_front(rows: list[dict]) -> list[dict]:
+    """Rows no other row beats in both AUC and time."""
+    return [
+        r
+        for r in rows
+        if not any(
+            o["auc_low"] <= r["auc_low"]
+            and o["ms_per_shower"] <= r["ms_per_shower"]
+            and (o["auc_low"], o["ms_per_shower"]) != (r["auc_low"], r["ms_per_shower"])
+            for o in rows
+        )
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--train", type=Path)
+    parser.add_argument("--reference", type=Path)
+    parser.add_argument("--samplers", default="euler,heun,edm,dpmpp2m,lms,unipc,restart,ddpm")
+    parser.add_argument("--steps", default="8,16,32,64")
+    parser.add_argument("--official-front", action="store_true")
+    parser.add_argument("--no-trees", action="store_true")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/physgen-bench/samplers"))
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    if args.train is None:
+        from physgen.calo.presets import get_preset
+
+        preset = get_preset("ds2-e-1-100GeV")
+        args.train, args.reference = preset.path("train"), preset.path("reference")
+    energies, _ = read_showers(args.reference)
+    energies = np.asarray(energies)
+    rows = []
+    model, diffusion_train_s = trained("diffusion", args.train, args.work)
+    for sampler in args.samplers.split(","):
+        for steps in (int(s) for s in args.steps.split(",")):
+            rows.append(measure(model, sampler, steps, energies, args.reference, args.work, False))
+            print_table(rows[-1:], list(rows[-1]))
+    front = pareto_front(rows)
+    if args.official_front:
+        for row in front:
+            official = measure(
+                model, row["sampler"], row["steps"], energies, args.reference, args.work, True
+            )
+            rows.append({**official, "pareto": True})
+    for row in rows:
+        row.setdefault("pareto", row in front)
+        row["train_s"] = diffusion_train_s
+    if not args.no_trees:
+        trees, trees_train_s = trained("trees", args.train, args.work)
+        for sampler in ("euler",):
+            row = measure(trees, sampler, trees.steps, energies, args.reference, args.work, False)
+            rows.append({**row, "train_s": trees_train_s, "pareto": False})
+    print_table(rows, [k for k in rows[0] if k != "auc_low_err"])
+    for row in rows:
+        row["machine"] = machine()
+    write_result("samplers", rows)
+
+
+if __name__ == "__main__":
+    main()
