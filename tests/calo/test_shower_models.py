@@ -174,3 +174,15 @@ def test_trees_model(tmp_path):
     again.steps = 3
     with pytest.raises(PhysgenInputError, match="divisor"):
         again.sample(energies[:5], seed=1)
+
+
+def test_zero_suppression_is_the_training_voxel_quantile():
+    energies, showers = tiny_data(100)
+    model = build_model(GEOMETRY, tiny_config("coupling"))
+    nonzero = showers[showers > 0]
+    cut = model.fit_zero_suppression(showers)
+    assert cut == pytest.approx(max(np.quantile(nonzero, 0.01), GEOMETRY.threshold_mev))
+    cleaned = model._clean(torch.tensor([[cut * 0.99, cut * 1.01, float("nan")]]))
+    assert cleaned.tolist() == [[0.0, pytest.approx(cut * 1.01), 0.0]]
+    off = build_model(GEOMETRY, ShowerModelConfig(model="coupling", zero_suppression_quantile=None))
+    assert off.fit_zero_suppression(showers) == pytest.approx(GEOMETRY.threshold_mev)

@@ -44,6 +44,8 @@ class ShowerModelConfig:
     student: FlowConfig | None = None
     student_training: TrainingConfig | None = None  # default: the teacher's training settings
     dequantization_mev: float | None = None  # uniform noise on voxels; default: the threshold
+    # generated voxels below this quantile of the training voxel energies are set to zero
+    zero_suppression_quantile: float | None = 0.01
     denoiser: DenoiserConfig = field(default_factory=DenoiserConfig)
     trees: TreeConfig = field(default_factory=TreeConfig)  # the "trees" model
     tree_components: int = 64  # "trees": principal components the trees model
@@ -69,6 +71,7 @@ class ShowerModel(nn.Module):
         self.geometry, self.config = geometry, config
         noise = config.dequantization_mev
         self.noise_mev = geometry.threshold_mev if noise is None else noise
+        self.register_buffer("zero_suppression_mev", torch.tensor(geometry.threshold_mev))
 
     # --- subclass hooks --------------------------------------------------------------
     def _flows(self) -> list[tuple[str, ConditionalFlow]]:
@@ -96,6 +99,7 @@ class ShowerModel(nn.Module):
         """Train every flow of the model on physical showers (MeV)."""
         energies = torch.as_tensor(np.asarray(incident_mev, np.float32))
         generator = torch.Generator().manual_seed(self.config.training.seed)
+        self.fit_zero_suppression(showers_mev)
         showers = self.dequantize(torch.as_tensor(np.asarray(showers_mev, np.float32)), generator)
         histories = {}
         for flow_name, flow in self._flows():
@@ -142,9 +146,25 @@ class ShowerModel(nn.Module):
             out[begin : begin + len(batch)] = showers.cpu().numpy()
         return out
 
+    def fit_zero_suppression(self, showers_mev: np.ndarray) -> float:
+        """The smallest voxel energy a generated shower keeps: the
+        ``zero_suppression_quantile`` of the training showers' non-zero voxel energies (never
+        below the geometry's threshold). Voxels the training data do not contain (a blurred
+        tail of the dequantisation noise) are then not generated either."""
+        cut = self.geometry.threshold_mev
+        quantile = self.config.zero_suppression_quantile
+        if quantile is not None:
+            values = np.asarray(showers_mev, np.float32)
+            rows = np.random.default_rng(0).permutation(len(values))[:2000]
+            nonzero = values[rows][values[rows] > 0]
+            if nonzero.size:
+                cut = max(cut, float(np.quantile(nonzero, quantile)))
+        self.zero_suppression_mev.fill_(cut)
+        return cut
+
     def _clean(self, showers: torch.Tensor) -> torch.Tensor:
         showers = torch.nan_to_num(showers, nan=0.0, posinf=0.0, neginf=0.0)
-        return torch.where(showers < self.geometry.threshold_mev, 0.0, showers)
+        return torch.where(showers < self.zero_suppression_mev, 0.0, showers)
 
     def save(self, path) -> None:
         payload = {
@@ -162,7 +182,9 @@ class ShowerModel(nn.Module):
         payload = torch.load(path, map_location="cpu", weights_only=False)
         config = from_dict(ShowerModelConfig, payload["config"], str(path))
         model = build_model(get_geometry(payload["geometry"]), config)
-        model.load_state_dict(payload["state_dict"])
+        state = payload["state_dict"]
+        state.setdefault("zero_suppression_mev", model.zero_suppression_mev)  # older files
+        model.load_state_dict(state)
         model._load_extra(payload)
         model.eval()
         return model

@@ -49,6 +49,7 @@ class TreeShowerModel(_LayerEnergyRepresentation):
 
     def fit(self, incident_mev, showers_mev, run_dir=None, resume=False, progress=True) -> dict:
         started = time.perf_counter()
+        self.fit_zero_suppression(showers_mev)
         energies = torch.as_tensor(np.asarray(incident_mev, np.float32))
         generator = torch.Generator().manual_seed(self.config.training.seed)
         showers = self.dequantize(torch.as_tensor(np.asarray(showers_mev, np.float32)), generator)
