@@ -132,7 +132,24 @@ def main() -> None:
     print_table(rows, [k for k in rows[0] if k != "auc_low_err"])
     for row in rows:
         row["machine"] = machine()
-    write_result("samplers", rows)
+    write_result("samplers", merged_with_earlier(rows))
+
+
+def merged_with_earlier(rows: list[dict]) -> list[dict]:
+    """Earlier results of other (model, sampler, steps, classifier) cells are kept, so the grid
+    can be measured in several runs; the Pareto flags are recomputed over the whole grid."""
+    from _common import RESULTS
+
+    key = ("model", "sampler", "steps", "classifier")
+    path = RESULTS / "samplers.json"
+    earlier = json.loads(path.read_text()) if path.exists() else []
+    new_keys = {tuple(r[k] for k in key) for r in rows}
+    merged = [r for r in earlier if tuple(r[k] for k in key) not in new_keys] + rows
+    quick = [r for r in merged if r["model"] == "diffusion" and r["classifier"] == "quick"]
+    front = pareto_front(quick)
+    for row in quick:
+        row["pareto"] = row in front
+    return sorted(merged, key=lambda r: tuple(str(r[k]).zfill(4) for k in key))
 
 
 if __name__ == "__main__":
