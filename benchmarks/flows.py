@@ -15,7 +15,6 @@ Default files: the `ds2-e-1-100GeV` preset. Writes benchmarks/results/flows.json
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import sys
 import time
@@ -23,16 +22,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _calo_runs import preset_files, trained_model  # noqa: E402
 from _common import machine, print_table, write_result  # noqa: E402
 from physgen.calo.evaluate import EvaluationConfig, evaluate  # noqa: E402
 from physgen.calo.io import read_showers, write_showers  # noqa: E402
 from physgen.calo.shower_models import ShowerModel  # noqa: E402
-from physgen.calo.training_run import train_run  # noqa: E402
-
-CONFIGS = Path(__file__).resolve().parent / "configs"
 
 
 def geant4_ms_per_shower(energies_mev: np.ndarray, seed: int = 99) -> float:
@@ -72,11 +68,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/physgen-bench/flows"))
     args = parser.parse_args()
     torch.set_num_threads(1)
-    if args.train is None:
-        from physgen.calo.presets import get_preset
-
-        preset = get_preset("ds2-e-1-100GeV")
-        args.train, args.reference = preset.path("train"), preset.path("reference")
+    args.train, args.reference = preset_files(args.train, args.reference)
     ref_energies, _ = read_showers(args.reference)
     rng = np.random.default_rng(0)
     g4_subset = rng.choice(ref_energies, min(args.geant4_showers, len(ref_energies)), replace=False)
@@ -84,11 +76,7 @@ def main() -> None:
     rows = []
     for name in args.models.split(","):
         run_dir = args.work / args.tag / name
-        if not (run_dir / "model.pt").exists():
-            config = CONFIGS / f"{name}.yaml"
-            train_run(yaml.safe_load(config.read_text())["model"], config, args.train, run_dir)
-        train_s = json.loads((run_dir / "training.json").read_text())["train_s"]
-        model = ShowerModel.load(run_dir / "model.pt")
+        model, train_s = trained_model(name, args.train, run_dir)
         generated = run_dir / "generated.h5"
         showers = model.sample(ref_energies, batch_size=1000, seed=0)
         write_showers(generated, ref_energies, showers)

@@ -24,27 +24,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _calo_runs import preset_files, trained_model  # noqa: E402
 from _common import machine, print_table, write_result  # noqa: E402
 from physgen.calo.evaluate import EvaluationConfig, evaluate  # noqa: E402
 from physgen.calo.io import read_showers, write_showers  # noqa: E402
-from physgen.calo.shower_models import ShowerModel  # noqa: E402
-from physgen.calo.training_run import train_run  # noqa: E402
 from physgen.models.samplers import nfe  # noqa: E402
 
-CONFIGS = Path(__file__).resolve().parent / "configs"
 METRICS = ("hist", "cls-low", "fpd")
-
-
-def trained(name: str, train: Path, work: Path) -> tuple[ShowerModel, float]:
-    run_dir = work / name
-    if not (run_dir / "model.pt").exists():
-        config = CONFIGS / f"{name}.yaml"
-        train_run(yaml.safe_load(config.read_text())["model"], config, train, run_dir)
-    train_s = json.loads((run_dir / "training.json").read_text())["train_s"]
-    return ShowerModel.load(run_dir / "model.pt"), train_s
 
 
 def measure(model, sampler, steps, energies, reference, out_dir, official) -> dict:
@@ -101,15 +89,11 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/physgen-bench/samplers"))
     args = parser.parse_args()
     torch.set_num_threads(1)
-    if args.train is None:
-        from physgen.calo.presets import get_preset
-
-        preset = get_preset("ds2-e-1-100GeV")
-        args.train, args.reference = preset.path("train"), preset.path("reference")
+    args.train, args.reference = preset_files(args.train, args.reference)
     energies, _ = read_showers(args.reference)
     energies = np.asarray(energies)
     rows = []
-    model, diffusion_train_s = trained("diffusion", args.train, args.work)
+    model, diffusion_train_s = trained_model("diffusion", args.train, args.work / "diffusion")
     for sampler in args.samplers.split(","):
         for steps in (int(s) for s in args.steps.split(",")):
             rows.append(measure(model, sampler, steps, energies, args.reference, args.work, False))
@@ -125,7 +109,7 @@ def main() -> None:
         row.setdefault("pareto", row in front)
         row["train_s"] = diffusion_train_s
     if not args.no_trees:
-        trees, trees_train_s = trained("trees", args.train, args.work)
+        trees, trees_train_s = trained_model("trees", args.train, args.work / "trees")
         for sampler in ("euler",):
             row = measure(trees, sampler, trees.steps, energies, args.reference, args.work, False)
             rows.append({**row, "train_s": trees_train_s, "pareto": False})
