@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import platform
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from physgen import __version__
 from physgen.calo.io import open_shower_file, read_showers, write_showers
@@ -18,10 +16,7 @@ from physgen.core.atomic import write_json_atomic
 from physgen.core.config import load_config
 from physgen.core.device import resolve_device
 from physgen.core.errors import PhysgenInputError
-
-
-def _versions() -> dict:
-    return {"physgen": __version__, "torch": torch.__version__, "python": platform.python_version()}
+from physgen.core.provenance import software_versions
 
 
 def train_run(
@@ -57,7 +52,7 @@ def train_run(
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(
         run_dir / "config.json",
-        {"config": asdict(config), "data": str(data), "versions": _versions()},
+        {"config": asdict(config), "data": str(data), "versions": software_versions()},
     )
     started = time.perf_counter()
     history = model.fit(

@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-import platform
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
-
-import torch
 
 from physgen import __version__
 from physgen.core.atomic import write_json_atomic
 from physgen.core.config import load_config
 from physgen.core.device import resolve_device
 from physgen.core.errors import PhysgenInputError
+from physgen.core.provenance import software_versions
 from physgen.jets.emulator import EmulatorConfig, JetEmulator
 from physgen.jets.evaluate import JetEvaluationConfig, evaluate_emulator
 from physgen.jets.io import read_pairs, write_pairs
 from physgen.jets.report import write_jet_report
 
 __all__ = ["train_emulator_run", "generate_run", "evaluate_run"]
-
-
-def _versions() -> dict:
-    return {"physgen": __version__, "torch": torch.__version__, "python": platform.python_version()}
 
 
 def train_emulator_run(
@@ -56,7 +50,7 @@ def train_emulator_run(
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(
         run_dir / "config.json",
-        {"config": asdict(config), "data": str(data), "versions": _versions()},
+        {"config": asdict(config), "data": str(data), "versions": software_versions()},
     )
     emulator = JetEmulator(config)
     started = time.perf_counter()
