@@ -36,6 +36,13 @@ def write_result(name: str, payload) -> Path:
     return path
 
 
+def merge_result(name: str, payload: dict) -> Path:
+    """Update the keys of an existing result file (several scripts write lattice.json)."""
+    path = RESULTS / f"{name}.json"
+    existing = json.loads(path.read_text()) if path.exists() else {}
+    return write_result(name, {**existing, **payload})
+
+
 def print_table(rows: list[dict], columns: list[str]) -> None:
     widths = [max(len(c), *(len(_fmt(r.get(c))) for r in rows)) for c in columns]
     print(" | ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, print_table, write_result  # noqa: E402
+from _common import machine, merge_result, print_table  # noqa: E402
 from physgen.core.training import StepConfig  # noqa: E402
 from physgen.lattice.estimators import draw, neural_mcmc, nis_estimates  # noqa: E402
 from physgen.lattice.exact import BETA_C, kaufman_log_z  # noqa: E402
@@ -36,12 +36,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--L", type=int, default=16)
     parser.add_argument("--beta", type=float, default=BETA_C)
-    parser.add_argument("--steps", type=int, default=3000)
-    parser.add_argument("--samples", type=int, default=100_000)
+    parser.add_argument("--steps", type=int, default=6000)
+    parser.add_argument("--schedule", default="cosine")
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--annealing", type=float, default=0.998)
+    parser.add_argument("--samples", type=int, default=4_000_000)
     parser.add_argument("--mi-sizes", default="4,6,8,10")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    config = SamplerConfig(L=args.L, beta=args.beta, optimizer=StepConfig(steps=args.steps))
+    config = SamplerConfig(
+        L=args.L,
+        beta=args.beta,
+        batch_size=args.batch_size,
+        annealing=args.annealing,
+        optimizer=StepConfig(steps=args.steps, learning_rate=args.lr, schedule=args.schedule),
+    )
     start = time.perf_counter()
     sampler, _ = train_sampler(config, progress=False)
     train_s = time.perf_counter() - start
@@ -52,6 +62,7 @@ def main() -> None:
         lambda s: lattice.energy(lattice_spins(config, s).view(-1, args.L, args.L)),
         args.beta,
         args.samples,
+        batch=10_000,
         seed=7,
     )
     sample_s = time.perf_counter() - start
@@ -62,6 +73,9 @@ def main() -> None:
         "L": args.L,
         "beta": args.beta,
         "steps": args.steps,
+        "schedule": args.schedule,
+        "learning_rate": args.lr,
+        "batch_size": args.batch_size,
         "train_s": train_s,
         "samples": args.samples,
         "samples_per_s": args.samples / sample_s,
@@ -86,7 +100,7 @@ def main() -> None:
             )
     print_table(mi_rows, list(mi_rows[0]))
     key = f"ising2d_L{args.L}_betac_nis_relerr" if abs(args.beta - BETA_C) < 1e-6 else "nis_relerr"
-    write_result(
+    merge_result(
         "lattice",
         {
             "machine": machine(),

@@ -60,28 +60,57 @@ class MADE(nn.Module):
     def is_linear(self) -> bool:
         return len(self.net) == 1
 
-    def sample_incremental(self, n: int, generator=None) -> torch.Tensor:
+    def sample_incremental(
+        self, n: int, generator=None, extra_bias: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Ancestral sampling of the one-layer (linear) MADE in O(n_sites^2) per sample:
-        logits are updated with each drawn site instead of recomputed."""
+        logits are updated with each drawn site instead of recomputed. ``extra_bias``
+        (n, n_sites * q) is added to the output bias (a context, as in the HAN)."""
         layer = self.net[0]
-        weight = (layer.weight * layer.mask).T  # (n_sites * q in, n_sites * q out)
-        running = layer.bias.expand(n, -1).clone()
-        spins = torch.zeros(n, self.n_sites, dtype=torch.long, device=weight.device)
+        weight = layer.weight * layer.mask  # (n_sites * q out, n_sites * q in)
+        bias = layer.bias.expand(n, -1)
+        if extra_bias is not None:
+            bias = bias + extra_bias
         uniforms = torch.rand(n, self.n_sites, generator=generator, device=weight.device)
+        if self.q == 2:
+            return self._sample_binary(weight, bias, uniforms)
+        running = bias.clone()
+        weight = weight.T
+        spins = torch.zeros(n, self.n_sites, dtype=torch.long, device=weight.device)
         for site in range(self.n_sites):
             logits = running[:, site * self.q : (site + 1) * self.q]
-            if self.q == 2:  # inverse-CDF draw: cheaper than multinomial
-                drawn = (uniforms[:, site] < torch.sigmoid(logits[:, 1] - logits[:, 0])).long()
-            else:
-                cdf = torch.cumsum(F.softmax(logits, dim=1), 1)
-                drawn = (
-                    torch.searchsorted(cdf, uniforms[:, site : site + 1])
-                    .squeeze(1)
-                    .clamp_max(self.q - 1)
-                )
+            cdf = torch.cumsum(F.softmax(logits, dim=1), 1)
+            drawn = (
+                torch.searchsorted(cdf, uniforms[:, site : site + 1])
+                .squeeze(1)
+                .clamp_max(self.q - 1)
+            )
             spins[:, site] = drawn
             running += weight[site * self.q + drawn]
         return spins
+
+    def _sample_binary(self, weight, bias, uniforms, block: int = 32) -> torch.Tensor:
+        """Binary spins: only the logit difference d_j = z_j1 - z_j0 matters, and it is
+        affine in the drawn bits, d = d0 + x @ delta.T (delta strictly lower-triangular).
+        Sites are drawn in blocks: one rank-1 update per site inside the block, one matmul
+        for the sites after it, so the cost is matmuls rather than n_sites full passes."""
+        w = weight.view(self.n_sites, 2, self.n_sites, 2)  # (out site, out c, in site, in c)
+        base = w[:, 1, :, 0] - w[:, 0, :, 0]
+        delta = (w[:, 1, :, 1] - w[:, 1, :, 0]) - (w[:, 0, :, 1] - w[:, 0, :, 0])
+        logits = (bias[:, 1::2] - bias[:, 0::2]) + base.sum(1)
+        bits = torch.zeros_like(logits)
+        for start in range(0, self.n_sites, block):
+            stop = min(start + block, self.n_sites)
+            inside = delta[start:stop, start:stop]
+            for k in range(stop - start):
+                site = start + k
+                drawn = (uniforms[:, site] < torch.sigmoid(logits[:, site])).to(logits.dtype)
+                bits[:, site] = drawn
+                if site + 1 < stop:
+                    logits[:, site + 1 : stop] += drawn[:, None] * inside[k + 1 :, k]
+            if stop < self.n_sites:
+                logits[:, stop:] += bits[:, start:stop] @ delta[stop:, start:stop].T
+        return bits.long()
 
 
 class _MaskedConv2d(nn.Conv2d):

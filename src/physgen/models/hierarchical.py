@@ -117,10 +117,6 @@ class HierarchicalSampler(nn.Module):
             return self._log_q(spins)
         return torch.logaddexp(self._log_q(spins), self._log_q(1 - spins)) - math.log(2)
 
-    @staticmethod
-    def _draw(logits: torch.Tensor, generator) -> torch.Tensor:
-        return torch.multinomial(F.softmax(logits, dim=1), 1, generator=generator).squeeze(1)
-
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         device = self.border_sites.device
@@ -130,12 +126,7 @@ class HierarchicalSampler(nn.Module):
             borders, crosses = self._level(number)
             squares, length = crosses.shape
             context = F.one_hot(spins[:, borders], self.q).float().reshape(n * squares, -1)
-            drawn = torch.zeros(n * squares, length, self.q, device=device)
-            values = torch.zeros(n * squares, length, dtype=torch.long, device=device)
-            for position in range(length):
-                logits = net(drawn, context)[:, :, position]
-                values[:, position] = self._draw(logits, generator)
-                drawn[:, position] = F.one_hot(values[:, position], self.q).float()
+            values = net.made.sample_incremental(n * squares, generator, net.context(context))
             spins[:, crosses] = values.view(n, squares, length)
         if self.z2_symmetric:
             flip = torch.rand(n, generator=generator, device=device) < 0.5
