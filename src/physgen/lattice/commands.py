@@ -38,11 +38,23 @@ def exact(model, size, beta, q, mi):
 
 @lattice.command()
 @click.option(
-    "--model", default="ising2d", show_default=True, type=click.Choice(["ising2d", "potts"])
+    "--model",
+    default="ising2d",
+    show_default=True,
+    type=click.Choice(["ising2d", "potts", "tfim-chain"]),
+    help="tfim-chain: the transverse-field Ising ring in its classical (Suzuki-Trotter) form.",
 )
-@click.option("--L", "size", required=True, type=int, help="Linear lattice size.")
-@click.option("--beta", required=True, type=float, help="Inverse temperature (J = 1).")
+@click.option(
+    "--L", "size", required=True, type=int, help="Linear lattice size (tfim-chain: ring sites)."
+)
+@click.option(
+    "--beta",
+    required=True,
+    type=float,
+    help="Inverse temperature (J = 1); tfim-chain: the quantum one, slices = beta / trotter step.",
+)
 @click.option("--q", default=3, show_default=True, type=int, help="Potts states.")
+@click.option("--trotter-step", type=float, help="tfim-chain: imaginary-time step (default 0.25).")
 @click.option(
     "--config",
     "config_path",
@@ -57,7 +69,9 @@ def exact(model, size, beta, q, mi):
 @click.option("--resume", is_flag=True, help="Continue from the run's checkpoint.")
 @click.option("--device", default="cpu", show_default=True)
 @friendly_errors
-def train(model, size, beta, q, config_path, steps, batch_size, run_dir, resume, device):
+def train(
+    model, size, beta, q, trotter_step, config_path, steps, batch_size, run_dir, resume, device
+):
     """Train a variational autoregressive sampler (reverse KL) for a lattice model."""
     from dataclasses import replace
 
@@ -75,6 +89,7 @@ def train(model, size, beta, q, config_path, steps, batch_size, run_dir, resume,
             "beta": beta,
             "q": q if model == "potts" else 2,
             "batch_size": batch_size,
+            "trotter_step": trotter_step,
         },
     )
     optimizer = replace(
@@ -104,7 +119,7 @@ def train(model, size, beta, q, config_path, steps, batch_size, run_dir, resume,
     "--observables",
     default="free-energy,energy",
     show_default=True,
-    help="Comma list of free-energy, energy, nmcmc.",
+    help="Comma list of free-energy, energy, nmcmc, mi (ising2d), renyi2 (tfim-chain).",
 )
 @click.option("--samples", default=100_000, show_default=True, type=int)
 @click.option("--seed", default=1, show_default=True, type=int)

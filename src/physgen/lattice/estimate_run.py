@@ -7,9 +7,15 @@ from pathlib import Path
 from physgen.core.errors import PhysgenInputError
 from physgen.lattice.estimators import draw, neural_mcmc, nis_estimates
 from physgen.lattice.exact import kaufman_log_z
-from physgen.lattice.variational import build_lattice, lattice_spins, load_sampler
+from physgen.lattice.variational import (
+    boltzmann_beta,
+    build_lattice,
+    lattice_spins,
+    load_sampler,
+    trotter_chain,
+)
 
-OBSERVABLES = ("free-energy", "energy", "nmcmc", "mi")
+OBSERVABLES = ("free-energy", "energy", "nmcmc", "mi", "renyi2")
 
 
 def estimate_run(run_dir, observables: list[str], samples: int, seed: int = 1) -> dict:
@@ -25,14 +31,15 @@ def estimate_run(run_dir, observables: list[str], samples: int, seed: int = 1) -
         )
     sampler, config = load_sampler(path)
     lattice = build_lattice(config)
+    beta = boltzmann_beta(config)
     log_q, energies = draw(
         sampler,
         lambda s: lattice.energy(lattice_spins(config, s).view(-1, *lattice.shape)),
-        config.beta,
+        beta,
         samples,
         seed=seed,
     )
-    estimates = nis_estimates(log_q, energies, config.beta, lattice.n_sites)
+    estimates = nis_estimates(log_q, energies, beta, lattice.n_sites)
     result = {
         "model": config.lattice,
         "L": config.L,
@@ -64,8 +71,14 @@ def estimate_run(run_dir, observables: list[str], samples: int, seed: int = 1) -
         result.update(_mutual_information(sampler, config, lattice, samples, seed))
     if "nmcmc" in observables:
         result.update(
-            {f"nmcmc_{k}": v for k, v in neural_mcmc(log_q, energies, config.beta, seed).items()}
+            {f"nmcmc_{k}": v for k, v in neural_mcmc(log_q, energies, beta, seed).items()}
         )
+    if "renyi2" in observables:
+        if config.lattice != "tfim-chain":
+            raise PhysgenInputError("the renyi2 observable needs a tfim-chain run")
+        from physgen.lattice.entanglement import chain_renyi2
+
+        result["renyi2"] = chain_renyi2(sampler, trotter_chain(config), samples, seed + 2)
     return result
 
 

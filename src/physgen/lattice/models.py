@@ -20,7 +20,7 @@ def _as_batch(x, shape):
     return x.reshape(-1, *shape) if torch.is_tensor(x) else np.asarray(x).reshape(-1, *shape)
 
 
-__all__ = ["Ising", "Potts", "Z2Gauge", "spins_from_bits"]
+__all__ = ["AnisotropicIsing", "Ising", "Potts", "Z2Gauge", "spins_from_bits"]
 
 
 def _neighbour_sum(spins, axis_count: int, product):
@@ -59,6 +59,31 @@ class Ising(_HypercubicLattice):
         bonds = _neighbour_sum(spins, self.dim, lambda a, b: a * b)
         axes = tuple(range(1, self.dim + 1))
         return -self.J * bonds.sum(axis=axes) - self.h * spins.sum(axis=axes)
+
+
+@dataclass(frozen=True)
+class AnisotropicIsing:
+    """H = -J_rows sum s_{r,c} s_{r+1,c} - J_cols sum s_{r,c} s_{r,c+1} on a rows x cols torus
+    (the classical form of the transverse-field Ising chain: rows are imaginary-time slices)."""
+
+    rows: int
+    cols: int
+    J_rows: float = 1.0
+    J_cols: float = 1.0
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.rows, self.cols)
+
+    @property
+    def n_sites(self) -> int:
+        return self.rows * self.cols
+
+    def energy(self, spins) -> np.ndarray:
+        spins = _as_batch(spins, self.shape)
+        vertical = (spins * _roll(spins, 1)).sum(axis=(1, 2))
+        horizontal = (spins * _roll(spins, 2)).sum(axis=(1, 2))
+        return -self.J_rows * vertical - self.J_cols * horizontal
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,9 @@ from pathlib import Path
 import torch
 
 from physgen.core.atomic import atomic_path
+from physgen.core.errors import PhysgenInputError
 from physgen.core.training import StepConfig, optimize
+from physgen.lattice.entanglement import TrotterChain
 from physgen.lattice.models import Ising, Potts
 from physgen.models.autoregressive import MADE, AutoregressiveSampler, PixelCNN
 from physgen.models.hierarchical import HierarchicalSampler
@@ -21,10 +23,12 @@ from physgen.models.hierarchical import HierarchicalSampler
 
 @dataclass(frozen=True)
 class SamplerConfig:
-    lattice: str = "ising2d"  # ising2d | potts
-    L: int = 16
-    beta: float = 0.4406868
+    lattice: str = "ising2d"  # ising2d | potts | tfim-chain
+    L: int = 16  # tfim-chain: the sites of the quantum ring
+    beta: float = 0.4406868  # tfim-chain: the quantum inverse temperature (1/J)
     q: int = 2
+    trotter_step: float = 0.25  # tfim-chain: imaginary-time step; slices = beta / step
+    transverse_field: float = 1.0  # tfim-chain: h / J
     network: str = "made"  # made | pixelcnn | han (hierarchical; L a power of two)
     depth: int = 1
     width: int = 16
@@ -35,22 +39,41 @@ class SamplerConfig:
     optimizer: StepConfig = field(default_factory=StepConfig)
 
 
+def trotter_chain(config: SamplerConfig) -> TrotterChain:
+    slices = round(config.beta / config.trotter_step)
+    if abs(slices * config.trotter_step - config.beta) > 1e-9 * config.beta:
+        raise PhysgenInputError(
+            f"beta {config.beta} is not a whole number of Trotter steps {config.trotter_step}"
+        )
+    return TrotterChain(config.L, slices, config.trotter_step, h=config.transverse_field)
+
+
 def build_lattice(config: SamplerConfig):
     if config.lattice == "ising2d":
         return Ising(config.L)
     if config.lattice == "potts":
         return Potts(config.L, q=config.q)
-    raise ValueError(f"unknown lattice '{config.lattice}': ising2d or potts")
+    if config.lattice == "tfim-chain":
+        return trotter_chain(config).classical_model()
+    raise ValueError(f"unknown lattice '{config.lattice}': ising2d, potts or tfim-chain")
+
+
+def boltzmann_beta(config: SamplerConfig) -> float:
+    """The factor of the lattice energy in the target exp(-beta E): the tfim-chain's
+    classical energy is already the dimensionless action."""
+    return 1.0 if config.lattice == "tfim-chain" else config.beta
 
 
 def lattice_spins(config: SamplerConfig, spins: torch.Tensor) -> torch.Tensor:
     """Network spins 0..q-1 -> the model's spins (-1/+1 for Ising)."""
-    return 2 * spins - 1 if config.lattice == "ising2d" else spins
+    return spins if config.lattice == "potts" else 2 * spins - 1
 
 
 def build_sampler(config: SamplerConfig) -> AutoregressiveSampler | HierarchicalSampler:
-    q = 2 if config.lattice == "ising2d" else config.q
-    n_sites = config.L**2
+    q = config.q if config.lattice == "potts" else 2
+    n_sites = build_lattice(config).n_sites
+    if config.lattice == "tfim-chain" and config.network != "made":
+        raise ValueError("the tfim-chain torus is not square: use network 'made'")
     if config.network == "han":
         return HierarchicalSampler(config.L, q, z2_symmetric=config.z2_symmetric and q == 2)
     if config.network == "made":
@@ -71,7 +94,7 @@ def train_sampler(config: SamplerConfig, run_dir=None, resume=False, progress=Tr
     generator = torch.Generator().manual_seed(config.optimizer.seed)
 
     def step_loss(step: int):
-        beta_t = config.beta * (1 - config.annealing ** (step + 1))
+        beta_t = boltzmann_beta(config) * (1 - config.annealing ** (step + 1))
         spins = sampler.sample(config.batch_size, generator)
         log_q = sampler.log_prob(spins)
         energy = lattice.energy(lattice_spins(config, spins).view(-1, *lattice.shape)).float()

@@ -38,6 +38,17 @@ class ConditionalMADE(nn.Module):
         shift = self.context(context_one_hot.flatten(1)).view(-1, self.n_sites, self.q)
         return self.made(one_hot) + shift.transpose(1, 2)
 
+    def log_prob(self, values: torch.Tensor, context_one_hot: torch.Tensor) -> torch.Tensor:
+        """log q(values | context) for (batch, n_sites) integer values."""
+        logits = self(F.one_hot(values, self.q).float(), context_one_hot)
+        return F.log_softmax(logits, dim=1).gather(1, values.unsqueeze(1)).squeeze(1).sum(1)
+
+    @torch.no_grad()
+    def sample(self, context_one_hot: torch.Tensor, generator=None) -> torch.Tensor:
+        """One draw (batch, n_sites) per context row."""
+        shift = self.context(context_one_hot.flatten(1))
+        return self.made.sample_incremental(len(shift), generator, shift)
+
 
 def _square_sites(L: int, top: int, left: int, m: int) -> tuple[list[int], list[int]]:
     """(border, cross) site indices of the m x m square at (top, left), in a fixed relative
@@ -105,10 +116,7 @@ class HierarchicalSampler(nn.Module):
             squares = len(borders)
             context = one_hot[:, borders].reshape(n * squares, *borders.shape[1:], self.q)
             cross_spins = spins[:, crosses].reshape(n * squares, -1)
-            logits = net(F.one_hot(cross_spins, self.q).float(), context)
-            log_probs = F.log_softmax(logits, dim=1)
-            chosen = log_probs.gather(1, cross_spins.unsqueeze(1)).view(n, -1)
-            total = total + chosen.sum(1)
+            total = total + net.log_prob(cross_spins, context).view(n, -1).sum(1)
         return total
 
     def log_prob(self, spins: torch.Tensor) -> torch.Tensor:
@@ -126,7 +134,7 @@ class HierarchicalSampler(nn.Module):
             borders, crosses = self._level(number)
             squares, length = crosses.shape
             context = F.one_hot(spins[:, borders], self.q).float().reshape(n * squares, -1)
-            values = net.made.sample_incremental(n * squares, generator, net.context(context))
+            values = net.sample(context, generator)
             spins[:, crosses] = values.view(n, squares, length)
         if self.z2_symmetric:
             flip = torch.rand(n, generator=generator, device=device) < 0.5
