@@ -1,25 +1,29 @@
 """Neural samplers for the 2D Ising model against exact answers (issue 7).
 
-Trains a variational autoregressive network (one-layer MADE, Z2-symmetric) on the L x L
-torus at beta, then estimates ln Z by neural importance sampling and runs neural MCMC.
+Trains a variational autoregressive network (one-layer MADE VAN or the hierarchical HAN,
+Z2-symmetric) on the L x L torus at beta, then estimates ln Z by neural importance sampling
+and runs neural MCMC.
 Reports the relative error of the free energy against Kaufman's exact value, with its
 error bar, the effective sample size, the acceptance and the training time, and the exact
 mutual information of the torus halves (transfer matrix) for the L where it is computable.
 
-    python benchmarks/lattice.py [--L 16] [--steps 3000] [--samples 100000]
+    python benchmarks/lattice.py [--L 16] [--network made|han] [--steps 6000] [--samples N]
+    python benchmarks/lattice.py --per-step-only --L 64   # time a few steps (too slow to train)
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, merge_result, print_table  # noqa: E402
+from _common import RESULTS, machine, merge_result, print_table  # noqa: E402
 from physgen.core.training import StepConfig  # noqa: E402
 from physgen.lattice.estimators import draw, neural_mcmc, nis_estimates  # noqa: E402
 from physgen.lattice.exact import BETA_C, kaufman_log_z  # noqa: E402
@@ -35,6 +39,11 @@ from physgen.lattice.variational import (  # noqa: E402
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--L", type=int, default=16)
+    parser.add_argument("--network", default="made", choices=["made", "han"])
+    parser.add_argument("--sample-batch", type=int, default=10_000)
+    parser.add_argument(
+        "--per-step-only", action="store_true", help="time 10 training steps, no estimate"
+    )
     parser.add_argument("--beta", type=float, default=BETA_C)
     parser.add_argument("--steps", type=int, default=6000)
     parser.add_argument("--schedule", default="cosine")
@@ -42,19 +51,25 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--annealing", type=float, default=0.998)
     parser.add_argument("--samples", type=int, default=4_000_000)
-    parser.add_argument("--mi-sizes", default="4,6,8,10")
+    parser.add_argument("--mi-sizes", default="", help="also time the exact MI at these L")
     args = parser.parse_args()
     torch.set_num_threads(1)
     config = SamplerConfig(
         L=args.L,
         beta=args.beta,
+        network=args.network,
         batch_size=args.batch_size,
         annealing=args.annealing,
         optimizer=StepConfig(steps=args.steps, learning_rate=args.lr, schedule=args.schedule),
     )
+    if args.per_step_only:
+        config = replace(config, optimizer=replace(config.optimizer, steps=10))
     start = time.perf_counter()
     sampler, _ = train_sampler(config, progress=False)
     train_s = time.perf_counter() - start
+    if args.per_step_only:
+        _record_per_step(args, train_s / 10)
+        return
     lattice = build_lattice(config)
     start = time.perf_counter()
     log_q, energies = draw(
@@ -62,7 +77,7 @@ def main() -> None:
         lambda s: lattice.energy(lattice_spins(config, s).view(-1, args.L, args.L)),
         args.beta,
         args.samples,
-        batch=10_000,
+        batch=args.sample_batch,
         seed=7,
     )
     sample_s = time.perf_counter() - start
@@ -70,6 +85,8 @@ def main() -> None:
     mcmc = neural_mcmc(log_q, energies, args.beta)
     exact = kaufman_log_z(args.beta, args.L)
     row = {
+        "network": args.network,
+        "parameters": sum(p.numel() for p in sampler.parameters()),
         "L": args.L,
         "beta": args.beta,
         "steps": args.steps,
@@ -91,23 +108,42 @@ def main() -> None:
     }
     print_table([row], list(row))
     mi_rows = []
-    for L in (int(v) for v in args.mi_sizes.split(",")):
+    for L in (int(v) for v in args.mi_sizes.split(",") if v):
         for beta in (0.3, BETA_C, 0.6):
             start = time.perf_counter()
             value = torus_halves_mutual_information(L, beta)["mutual_information"]
             mi_rows.append(
                 {"L": L, "beta": beta, "exact_mi": value, "seconds": time.perf_counter() - start}
             )
-    print_table(mi_rows, list(mi_rows[0]))
-    key = f"ising2d_L{args.L}_betac_nis_relerr" if abs(args.beta - BETA_C) < 1e-6 else "nis_relerr"
+    payload = {"machine": machine(), "samplers": _merge_rows("samplers", row)}
+    if abs(args.beta - BETA_C) < 1e-6:
+        payload[f"ising2d_L{args.L}_betac_{args.network}_nis_relerr"] = row["nis_relerr"]
+        if args.network == "made":
+            payload[f"ising2d_L{args.L}_betac_nis_relerr"] = row["nis_relerr"]
+    if mi_rows:
+        print_table(mi_rows, list(mi_rows[0]))
+        payload["exact_mutual_information"] = mi_rows
+    merge_result("lattice", payload)
+
+
+def _merge_rows(key: str, row: dict) -> list[dict]:
+    """The result file's rows under ``key`` with this (network, L, beta) row replaced."""
+    path = RESULTS / "lattice.json"
+    rows = json.loads(path.read_text()).get(key, []) if path.exists() else []
+    same = ("network", "L", "beta")
+    return [r for r in rows if any(r.get(k) != row[k] for k in same)] + [row]
+
+
+def _record_per_step(args, seconds_per_step: float) -> None:
+    row = {
+        "network": args.network,
+        "L": args.L,
+        "batch_size": args.batch_size,
+        "seconds_per_step": seconds_per_step,
+    }
+    print_table([row], list(row))
     merge_result(
-        "lattice",
-        {
-            "machine": machine(),
-            key: row["nis_relerr"],
-            "van": [row],
-            "exact_mutual_information": mi_rows,
-        },
+        "lattice", {"per_step_timings": _merge_rows("per_step_timings", {**row, "beta": args.beta})}
     )
 
 
