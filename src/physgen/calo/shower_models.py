@@ -101,9 +101,9 @@ class ShowerModel(nn.Module):
         generator = torch.Generator().manual_seed(self.config.training.seed)
         self.fit_zero_suppression(showers_mev)
         showers = self.dequantize(torch.as_tensor(np.asarray(showers_mev, np.float32)), generator)
-        histories = {}
+        histories, inputs = {}, {}
         for flow_name, flow in self._flows():
-            x, c = self._training_inputs(energies, showers, flow_name)
+            x, c = inputs[flow_name] = self._training_inputs(energies, showers, flow_name)
             flow.preprocessing.transforms[-1].fit(flow.preprocessing.transforms[0](x)[0])
             flow_dir = Path(run_dir) / flow_name if run_dir is not None else None
             histories[flow_name] = fit(
@@ -116,7 +116,11 @@ class ShowerModel(nn.Module):
                 progress,
                 description=f"{self.name}:{flow_name}",
             )
+        self._after_fit(inputs, run_dir, resume, progress, histories)
         return histories
+
+    def _after_fit(self, inputs: dict, run_dir, resume: bool, progress: bool, histories) -> None:
+        """Training that follows the flows on their inputs (x, c) by name (distillation)."""
 
     @staticmethod
     def _loss(model, x, c):
@@ -316,21 +320,15 @@ class CaloFlowShowerModel(_LayerEnergyRepresentation):
     def _flows(self):
         return [("energy_flow", self.energy_flow), ("shape_flow", self.shape_flow)]
 
-    def fit(self, incident_mev, showers_mev, run_dir=None, resume=False, progress=True) -> dict:
-        """Flows I and II by likelihood; then, with a student, flow II's fast student by
-        distillation on the same training showers."""
-        histories = super().fit(incident_mev, showers_mev, run_dir, resume, progress)
+    def _after_fit(self, inputs, run_dir, resume, progress, histories) -> None:
+        """With a student: flow II's fast student by distillation on flow II's inputs."""
         if self.student is None:
-            return histories
-        energies = torch.as_tensor(np.asarray(incident_mev, np.float32))
-        generator = torch.Generator().manual_seed(self.config.training.seed)
-        showers = self.dequantize(torch.as_tensor(np.asarray(showers_mev, np.float32)), generator)
-        x, c = self._training_inputs(energies, showers, "shape_flow")
+            return
         teacher = self.shape_flow.requires_grad_(False)
         histories["student"] = fit(
             self.student,
             lambda student, xb, cb: distillation_loss(teacher, student, xb, cb),
-            (x, c),
+            inputs["shape_flow"],
             self.config.student_training or self.config.training,
             Path(run_dir) / "student" if run_dir is not None else None,
             resume,
@@ -338,7 +336,6 @@ class CaloFlowShowerModel(_LayerEnergyRepresentation):
             description=f"{self.name}:student",
         )
         teacher.requires_grad_(True)
-        return histories
 
     def _shape_context(self, e_layer, energies):
         return torch.cat([_log_energy(energies), torch.log10(e_layer + 1e-3) / 3], 1)
