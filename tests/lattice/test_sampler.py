@@ -61,6 +61,20 @@ def test_log_q_is_normalised_and_sampling_follows_it(conditional, z2):
     assert ((frequency - probability).abs() / sigma).max() < 5
 
 
+def nis_against_kaufman(sampler, config, n=20000, seed=3):
+    """(log q, energies, NIS estimates, Kaufman ln Z) of a trained sampler on the L x L torus."""
+    lattice = build_lattice(config)
+    log_q, energies = draw(
+        sampler,
+        lambda s: lattice.energy(lattice_spins(config, s).view(-1, *lattice.shape)),
+        config.beta,
+        n,
+        seed=seed,
+    )
+    result = nis_estimates(log_q, energies, config.beta, lattice.n_sites)
+    return log_q, energies, result, kaufman_log_z(config.beta, config.L)
+
+
 def test_trained_van_reproduces_kaufman_on_4x4(tmp_path):
     config = SamplerConfig(
         L=4,
@@ -70,15 +84,7 @@ def test_trained_van_reproduces_kaufman_on_4x4(tmp_path):
     )
     sampler, history = train_sampler(config, tmp_path / "run", progress=False)
     lattice = build_lattice(config)
-    log_q, energies = draw(
-        sampler,
-        lambda s: lattice.energy(lattice_spins(config, s).view(-1, 4, 4)),
-        config.beta,
-        20000,
-        seed=3,
-    )
-    result = nis_estimates(log_q, energies, config.beta, 16)
-    exact = kaufman_log_z(config.beta, 4)
+    log_q, energies, result, exact = nis_against_kaufman(sampler, config)
     assert abs(result["log_z"] - exact) < 4 * result["log_z_err"] + 1e-4
     assert result["ess_fraction"] > 0.5
     # the variational bound holds: F_q >= F
@@ -179,15 +185,6 @@ def test_trained_han_reproduces_kaufman_on_8x8():
         optimizer=StepConfig(steps=600, learning_rate=5e-3, seed=0),
     )
     sampler, _ = train_sampler(config, progress=False)
-    lattice = build_lattice(config)
-    log_q, energies = draw(
-        sampler,
-        lambda s: lattice.energy(lattice_spins(config, s).view(-1, 8, 8)),
-        config.beta,
-        20000,
-        seed=3,
-    )
-    result = nis_estimates(log_q, energies, config.beta, 64)
-    exact = kaufman_log_z(config.beta, 8)
+    _, _, result, exact = nis_against_kaufman(sampler, config)
     assert abs(result["log_z"] - exact) < 4 * result["log_z_err"] + 1e-4
     assert result["ess_fraction"] > 0.2
