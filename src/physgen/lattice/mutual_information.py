@@ -22,6 +22,8 @@ __all__ = [
     "half_boundary_log_weights",
     "row_index",
     "mutual_information_estimate",
+    "mutual_information_terms",
+    "combine_mutual_information",
     "exact_conditional_log_z",
 ]
 
@@ -101,6 +103,36 @@ def row_index(rows_pm: torch.Tensor) -> torch.Tensor:
     return (bits * (2 ** torch.arange(L - 1, -1, -1))).sum(-1)
 
 
+def mutual_information_terms(
+    spins_pm: torch.Tensor,
+    log_q: torch.Tensor,
+    energies: torch.Tensor,
+    beta: float,
+    log_z_a,
+    log_z_b,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-sample (ln w_hat, -beta E - ln Z(a) - ln Z(b)) of the estimator below; samples can
+    be processed in chunks and the concatenated terms combined once."""
+    log_w = -beta * energies.double() - log_q.double()
+    terms = -beta * energies.double() - log_z_a(spins_pm).double() - log_z_b(spins_pm).double()
+    return log_w, terms
+
+
+def combine_mutual_information(log_w: torch.Tensor, terms: torch.Tensor) -> dict:
+    """I = ln mean(w_hat) + mean(w f) / mean(w), with its delta-method standard error."""
+    n = len(log_w)
+    log_mean_w = torch.logsumexp(log_w, 0) - math.log(n)
+    w = torch.exp(log_w - log_w.max())
+    w = w / w.mean()
+    mean_f = (w * terms).mean()
+    influence = (w - 1) + w * (terms - mean_f)
+    return {
+        "mutual_information": float(log_mean_w + mean_f),
+        "mutual_information_err": float(influence.std() / math.sqrt(n)),
+        "n_samples": n,
+    }
+
+
 def mutual_information_estimate(
     spins_pm: torch.Tensor,
     log_q: torch.Tensor,
@@ -114,21 +146,8 @@ def mutual_information_estimate(
     raw and w the self-normalised weights, Z(a) = sum_b exp(-beta E(a, b)) (A's energy
     included). ``log_z_a`` / ``log_z_b`` map the (n, L, L) configurations to ln Z(a), ln Z(b).
     Returns the estimate and its delta-method standard error."""
-    log_w = -beta * energies.double() - log_q.double()
-    n = len(log_w)
-    log_mean_w = torch.logsumexp(log_w, 0) - math.log(n)
-    w = torch.exp(log_w - log_w.max())
-    w = w / w.mean()
-    terms = -beta * energies.double() - log_z_a(spins_pm).double() - log_z_b(spins_pm).double()
-    estimate = log_mean_w + (w * terms).mean()
-    # delta method for ln mean(w_hat) + mean(w f) / mean(w)
-    mean_f = (w * terms).mean()
-    influence = (w - 1) + w * (terms - mean_f)
-    return {
-        "mutual_information": float(estimate),
-        "mutual_information_err": float(influence.std() / math.sqrt(n)),
-        "n_samples": n,
-    }
+    terms = mutual_information_terms(spins_pm, log_q, energies, beta, log_z_a, log_z_b)
+    return combine_mutual_information(*terms)
 
 
 def exact_conditional_log_z(L: int, beta: float, J: float = 1.0):
