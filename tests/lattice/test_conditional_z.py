@@ -1,8 +1,11 @@
 import itertools
+import json
 
 import pytest
 import torch
+from click.testing import CliRunner
 
+from physgen.cli import main
 from physgen.core.training import StepConfig
 from physgen.lattice.conditional_z import (
     boundary_pool,
@@ -78,3 +81,22 @@ def test_mutual_information_with_neural_conditional_z_matches_exact(trained_4x4)
         < 0.5 * exact_z["mutual_information_err"]
     )
     assert abs(neural["mutual_information"] - exact) < 4 * neural["mutual_information_err"]
+
+
+def test_estimate_cli_mutual_information_with_neural_conditional_z(tmp_path):
+    run = tmp_path / "run"
+    trained = CliRunner().invoke(
+        main,
+        ["lattice", "train", "--L", "4", "--beta", str(BETA), "--steps", "800", "--out", str(run)],
+    )
+    assert trained.exit_code == 0, trained.output
+    arguments = ["lattice", "estimate", str(run), "--observables", "mi", "--samples", "40000"]
+    neural = CliRunner().invoke(main, [*arguments, "--mi-conditional", "neural"])
+    assert neural.exit_code == 0, neural.output
+    result = json.loads(neural.stdout)
+    assert (run / "strip_sampler.pt").exists()
+    assert result["mutual_information_conditional_z"].startswith("conditional strip sampler")
+    exact = torus_halves_mutual_information(4, BETA)["mutual_information"]
+    assert abs(result["mutual_information"] - exact) < 4 * result["mutual_information_err"] + 2e-3
+    again = CliRunner().invoke(main, [*arguments, "--mi-conditional", "neural"])
+    assert json.loads(again.stdout) == result  # the kept strip sampler is reused

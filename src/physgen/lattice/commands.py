@@ -123,11 +123,20 @@ def train(
 )
 @click.option("--samples", default=100_000, show_default=True, type=int)
 @click.option("--seed", default=1, show_default=True, type=int)
+@click.option(
+    "--mi-conditional",
+    default="auto",
+    show_default=True,
+    type=click.Choice(["auto", "exact", "neural"]),
+    help="mi: conditional partition functions by transfer matrix (L <= 12) or by a conditional "
+    "strip sampler trained once and kept in RUN_DIR (auto: exact where it reaches).",
+)
 @friendly_errors
-def estimate(run_dir, observables, samples, seed):
+def estimate(run_dir, observables, samples, seed, mi_conditional):
     """Estimate observables with a trained sampler: neural importance sampling and neural MCMC.
 
     Prints JSON; with the exact answer beside it where one is known (2D Ising, Kaufman)."""
     from physgen.lattice.estimate_run import estimate_run
 
-    click.echo(json.dumps(estimate_run(run_dir, observables.split(","), samples, seed), indent=2))
+    result = estimate_run(run_dir, observables.split(","), samples, seed, mi_conditional)
+    click.echo(json.dumps(result, indent=2))

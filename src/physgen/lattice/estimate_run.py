@@ -5,6 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from physgen.core.errors import PhysgenInputError
+from physgen.lattice.conditional_z import (
+    StripSampler,
+    boundary_pool,
+    neural_conditional_log_z,
+    train_strip_sampler,
+)
 from physgen.lattice.estimators import draw, neural_mcmc, nis_estimates
 from physgen.lattice.exact import kaufman_log_z
 from physgen.lattice.variational import (
@@ -16,9 +22,12 @@ from physgen.lattice.variational import (
 )
 
 OBSERVABLES = ("free-energy", "energy", "nmcmc", "mi", "renyi2")
+STRIP_STEPS, STRIP_DRAWS = 2000, 64  # the conditional strip sampler of the mi observable
 
 
-def estimate_run(run_dir, observables: list[str], samples: int, seed: int = 1) -> dict:
+def estimate_run(
+    run_dir, observables: list[str], samples: int, seed: int = 1, mi_conditional: str = "auto"
+) -> dict:
     unknown = sorted(set(observables) - set(OBSERVABLES))
     if unknown:
         raise PhysgenInputError(
@@ -68,7 +77,9 @@ def estimate_run(run_dir, observables: list[str], samples: int, seed: int = 1) -
         for key in ("energy_per_site", "energy_per_site_err", "specific_heat_per_site"):
             result[key] = estimates[key]
     if "mi" in observables:
-        result.update(_mutual_information(sampler, config, lattice, samples, seed))
+        result.update(
+            _mutual_information(sampler, config, lattice, samples, seed, run_dir, mi_conditional)
+        )
     if "nmcmc" in observables:
         result.update(
             {f"nmcmc_{k}": v for k, v in neural_mcmc(log_q, energies, beta, seed).items()}
@@ -82,8 +93,10 @@ def estimate_run(run_dir, observables: list[str], samples: int, seed: int = 1) -
     return result
 
 
-def _mutual_information(sampler, config, lattice, samples: int, seed: int) -> dict:
-    """I(A:B) of the torus halves; conditional partition functions from the transfer matrix."""
+def _mutual_information(sampler, config, lattice, samples, seed, run_dir, conditional) -> dict:
+    """I(A:B) of the torus halves; conditional partition functions from the transfer matrix
+    ("exact", L <= 12) or from a conditional strip sampler trained once and kept in the run
+    ("neural"); "auto" takes the transfer matrix where it reaches."""
     import torch
 
     from physgen.lattice.mutual_information import (
@@ -92,24 +105,55 @@ def _mutual_information(sampler, config, lattice, samples: int, seed: int) -> di
         torus_halves_mutual_information,
     )
 
-    if config.lattice != "ising2d" or config.L % 2 or config.L > 14:
+    if config.lattice != "ising2d" or config.L % 2:
+        raise PhysgenInputError("the mi observable needs ising2d with an even L")
+    exact_z = conditional == "exact" or (conditional == "auto" and config.L <= 12)
+    if exact_z and config.L > 12:
         raise PhysgenInputError(
-            "the mi observable needs ising2d with an even L <= 14 (conditional partition "
-            "functions by transfer matrix); conditional neural samplers for larger L are not "
-            "available yet"
+            "exact conditional partition functions need L <= 12 (transfer matrix): "
+            "use --mi-conditional neural"
         )
     spins = sampler.sample(samples, torch.Generator().manual_seed(seed + 1))
     with torch.no_grad():
         log_q = sampler.log_prob(spins)
     spins_pm = lattice_spins(config, spins).view(-1, config.L, config.L)
-    log_z_a, log_z_b = exact_conditional_log_z(config.L, config.beta)
+    if exact_z:
+        log_z = exact_conditional_log_z(config.L, config.beta)
+        method = "transfer matrix (exact)"
+    else:
+        strip = _strip_sampler(sampler, config, Path(run_dir) / "strip_sampler.pt", seed)
+        log_z = neural_conditional_log_z(strip, config.beta, STRIP_DRAWS, seed=seed)
+        method = f"conditional strip sampler, {STRIP_DRAWS} draws per half"
     estimate = mutual_information_estimate(
-        spins_pm, log_q, lattice.energy(spins_pm), config.beta, log_z_a, log_z_b
+        spins_pm, log_q, lattice.energy(spins_pm), config.beta, *log_z
     )
-    exact = torus_halves_mutual_information(config.L, config.beta)["mutual_information"]
-    return {
+    result = {
         "mutual_information": estimate["mutual_information"],
         "mutual_information_err": estimate["mutual_information_err"],
-        "exact_mutual_information": exact,
-        "mutual_information_conditional_z": "transfer matrix (exact)",
+        "mutual_information_conditional_z": method,
     }
+    if config.L <= 12:
+        exact = torus_halves_mutual_information(config.L, config.beta)["mutual_information"]
+        result["exact_mutual_information"] = exact
+    return result
+
+
+def _strip_sampler(sampler, config, path: Path, seed: int):
+    """The run's conditional strip sampler; trained on the sampler's boundaries if absent."""
+    import torch
+
+    from physgen.core.atomic import atomic_path
+    from physgen.core.training import StepConfig
+
+    strip = StripSampler(config.L)
+    if path.exists():
+        strip.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        return strip.eval()
+    spins = 2 * sampler.sample(20_000, torch.Generator().manual_seed(seed)) - 1
+    steps = StepConfig(steps=STRIP_STEPS, schedule="cosine", seed=seed)
+    strip, _ = train_strip_sampler(
+        boundary_pool(spins.view(-1, config.L, config.L)), config.L, config.beta, steps
+    )
+    with atomic_path(path) as tmp:
+        torch.save(strip.state_dict(), tmp)
+    return strip
