@@ -19,6 +19,7 @@ import torch
 from torch.nn import functional as F
 
 from physgen.core.training import StepConfig, optimize
+from physgen.lattice.mutual_information import half_internal_energy
 from physgen.models.hierarchical import ConditionalMADE
 
 __all__ = [
@@ -50,10 +51,8 @@ class StripSampler(ConditionalMADE):
 def strip_energy(strip_pm: torch.Tensor, x_pm: torch.Tensor, y_pm: torch.Tensor, J: float = 1.0):
     """E_strip(b; x, y) for (n, H, L) strip spins and (n, L) boundary rows, -1/+1."""
     strip = strip_pm.double()
-    horizontal = (strip * torch.roll(strip, -1, dims=2)).sum((1, 2))
-    vertical = (strip[:, :-1] * strip[:, 1:]).sum((1, 2))
     contact = (strip[:, -1] * x_pm.double()).sum(1) + (strip[:, 0] * y_pm.double()).sum(1)
-    return -J * (horizontal + vertical + contact)
+    return half_internal_energy(strip, J) - J * contact
 
 
 def boundary_pool(spins_pm: torch.Tensor) -> torch.Tensor:
@@ -140,15 +139,9 @@ def neural_conditional_log_z(
     ``mutual_information.exact_conditional_log_z``."""
     half = sampler.L // 2
 
-    def internal_energy(part: torch.Tensor) -> torch.Tensor:
-        part = part.double()
-        horizontal = (part * torch.roll(part, -1, dims=2)).sum((1, 2))
-        vertical = (part[:, :-1] * part[:, 1:]).sum((1, 2))
-        return -J * (horizontal + vertical)
-
     def log_z(part: torch.Tensor, offset: int) -> torch.Tensor:
         bits = (torch.cat([part[:, 0], part[:, -1]], dim=1) > 0).long()
         log_w = neural_strip_log_weights(sampler, bits, beta, draws, J, seed=seed + offset)
-        return -beta * internal_energy(part) + log_w
+        return -beta * half_internal_energy(part, J) + log_w
 
     return (lambda spins: log_z(spins[:, :half], 0)), (lambda spins: log_z(spins[:, half:], 1))

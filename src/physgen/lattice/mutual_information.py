@@ -21,6 +21,7 @@ __all__ = [
     "torus_halves_mutual_information",
     "half_boundary_log_weights",
     "row_index",
+    "half_internal_energy",
     "mutual_information_estimate",
     "mutual_information_terms",
     "combine_mutual_information",
@@ -96,6 +97,15 @@ def half_boundary_log_weights(L: int, beta: float, J: float = 1.0) -> torch.Tens
     return torch.log((bonds @ weights @ bonds).T)
 
 
+def half_internal_energy(part: torch.Tensor, J: float = 1.0) -> torch.Tensor:
+    """Energy of the bonds inside (n, rows, L) spins of a half: periodic along rows, open
+    across them."""
+    part = part.double()
+    horizontal = (part * torch.roll(part, -1, dims=2)).sum((1, 2))
+    vertical = (part[:, :-1] * part[:, 1:]).sum((1, 2))
+    return -J * (horizontal + vertical)
+
+
 def row_index(rows_pm: torch.Tensor) -> torch.Tensor:
     """Index into the row states of ``_rows``: (..., L) spins of -1/+1 -> int64."""
     bits = (rows_pm > 0).long()
@@ -156,17 +166,12 @@ def exact_conditional_log_z(L: int, beta: float, J: float = 1.0):
     log_w = half_boundary_log_weights(L, beta, J)
     half = L // 2
 
-    def internal_energy(part: torch.Tensor) -> torch.Tensor:
-        horizontal = (part * torch.roll(part, -1, dims=2)).sum((1, 2))
-        vertical = (part[:, :-1] * part[:, 1:]).sum((1, 2))
-        return -J * (horizontal + vertical)
-
     def log_z_a(spins):
         a = spins[:, :half].double()
-        return -beta * internal_energy(a) + log_w[row_index(a[:, 0]), row_index(a[:, -1])]
+        return -beta * half_internal_energy(a, J) + log_w[row_index(a[:, 0]), row_index(a[:, -1])]
 
     def log_z_b(spins):
         b = spins[:, half:].double()
-        return -beta * internal_energy(b) + log_w[row_index(b[:, 0]), row_index(b[:, -1])]
+        return -beta * half_internal_energy(b, J) + log_w[row_index(b[:, 0]), row_index(b[:, -1])]
 
     return log_z_a, log_z_b
