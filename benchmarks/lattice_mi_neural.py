@@ -3,7 +3,8 @@ at sizes beyond the transfer matrix (issue 7).
 
 For each L and beta: train a full-torus sampler (one-layer Z2-symmetric MADE VAN, or the
 HAN with --network han), draw boundary rows from it, train the conditional strip sampler
-q(b | x, y) of physgen.lattice.conditional_z on them, and estimate I(A:B) with Z(a), Z(b)
+q(b | x, y) of physgen.lattice.conditional_z on them (one-layer VAN, or hierarchical with
+--strip-network han), and estimate I(A:B) with Z(a), Z(b)
 from K conditional draws per outer sample. Where the transfer matrix reaches (L <= 12) the
 exact I and the estimate with exact conditional Z on the same outer samples are printed
 beside it. Writes benchmarks/results/lattice_mi_neural.json (rows merged by L and beta).
@@ -47,6 +48,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=3000, help="full-torus sampler steps")
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--strip-steps", type=int, default=2000)
+    parser.add_argument("--strip-network", default="made", choices=["made", "han"])
     parser.add_argument("--outer", type=int, default=20_000, help="outer torus samples")
     parser.add_argument("--draws", type=int, default=64, help="conditional draws per half")
     args = parser.parse_args()
@@ -78,7 +80,12 @@ def _measure(L: int, beta: float, args) -> dict:
     pool = boundary_pool(_spins(full, 20_000, L, seed=1))
     start = time.perf_counter()
     strip, _ = train_strip_sampler(
-        pool, L, beta, StepConfig(steps=args.strip_steps, schedule="cosine"), progress=False
+        pool,
+        L,
+        beta,
+        StepConfig(steps=args.strip_steps, schedule="cosine"),
+        network=args.strip_network,
+        progress=False,
     )
     strip_s = time.perf_counter() - start
     bits = full.sample(args.outer, torch.Generator().manual_seed(2))
@@ -96,6 +103,7 @@ def _measure(L: int, beta: float, args) -> dict:
         "L": L,
         "beta": round(beta, 7),
         "network": args.network,
+        "strip_network": args.strip_network,
         "mi": neural["mutual_information"],
         "mi_err": neural["mutual_information_err"],
         "mi_per_L": neural["mutual_information"] / L,

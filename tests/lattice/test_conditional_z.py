@@ -100,3 +100,43 @@ def test_estimate_cli_mutual_information_with_neural_conditional_z(tmp_path):
     assert abs(result["mutual_information"] - exact) < 4 * result["mutual_information_err"] + 2e-3
     again = CliRunner().invoke(main, [*arguments, "--mi-conditional", "neural"])
     assert json.loads(again.stdout) == result  # the kept strip sampler is reused
+
+
+def test_hierarchical_strip_is_autoregressive_and_normalised(assert_stages_are_autoregressive):
+    from physgen.models.hierarchical import HierarchicalStripSampler
+
+    for L in (4, 8, 16):
+        sampler = HierarchicalStripSampler(L)
+        cells = (L // 2 + 2) * L
+        assert_stages_are_autoregressive(sampler, sampler.boundary_cells.tolist(), cells)
+    torch.manual_seed(0)
+    sampler = HierarchicalStripSampler(4)
+    with torch.no_grad():
+        for parameter in sampler.parameters():
+            parameter.add_(0.5 * torch.randn_like(parameter))
+    strips = torch.tensor(list(itertools.product([0, 1], repeat=8)))
+    for boundary in torch.randint(0, 2, (3, 8), generator=torch.Generator().manual_seed(1)):
+        log_q = sampler.log_prob_strip(strips, boundary.expand(len(strips), 8))
+        assert torch.logsumexp(log_q, 0).item() == pytest.approx(0.0, abs=1e-5)
+    drawn = sampler.sample_strip(boundary.expand(4000, 8), torch.Generator().manual_seed(2))
+    frequency = torch.bincount((drawn * 2 ** torch.arange(7, -1, -1)).sum(1), minlength=256) / 4000
+    probability = log_q.exp()
+    sigma = torch.sqrt(probability * (1 - probability) / 4000) + 1e-4
+    assert ((frequency - probability).abs() / sigma).max() < 5
+
+
+def test_trained_hierarchical_strip_matches_the_transfer_matrix():
+    L = 8
+    config = SamplerConfig(L=L, beta=BETA, optimizer=StepConfig(steps=1500, schedule="cosine"))
+    full, _ = train_sampler(config, progress=False)
+    pool = boundary_pool(
+        (2 * full.sample(10_000, torch.Generator().manual_seed(1)) - 1).view(-1, L, L)
+    )
+    strip, _ = train_strip_sampler(
+        pool, L, BETA, StepConfig(steps=1500, schedule="cosine"), network="han", progress=False
+    )
+    pm = 2 * pool[:1000] - 1
+    exact = half_boundary_log_weights(L, BETA)[row_index(pm[:, :L]), row_index(pm[:, L:])]
+    error = neural_strip_log_weights(strip, pool[:1000], BETA, draws=128) - exact
+    assert error.abs().mean().item() < 0.05
+    assert abs(error.mean().item()) < 0.01

@@ -162,15 +162,12 @@ def test_han_log_q_is_normalised_and_sampling_follows_it(z2):
     assert ((frequency - probability).abs() / sigma).max() < 5.5
 
 
-def test_han_sites_are_each_generated_once():
+def test_han_sites_are_each_generated_once(assert_stages_are_autoregressive):
     from physgen.models.hierarchical import HierarchicalSampler
 
     for L in (4, 8, 32):
         sampler = HierarchicalSampler(L)
-        sites = sampler.border_sites.tolist()
-        for number in range(sampler.n_levels):
-            sites += sampler._level(number)[1].flatten().tolist()
-        assert sorted(sites) == list(range(L * L))
+        assert_stages_are_autoregressive(sampler, sampler.border_sites.tolist(), L * L)
     with pytest.raises(ValueError, match="power of two"):
         HierarchicalSampler(6)
 

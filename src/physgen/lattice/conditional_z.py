@@ -5,8 +5,10 @@ On the L x L torus cut into A (rows 0..H-1) and B (rows H..L-1), H = L/2, the co
 partition function of A's configuration is Z(a) = exp(-beta E_A(a)) W(a_0, a_{H-1}), with
 W(x, y) = sum_b exp(-beta E_strip(b; x, y)) the weight of the other half, an H x L strip
 (periodic along rows) whose last row touches x and whose first row touches y; the same W
-serves Z(b). A conditional one-layer VAN q(b | x, y) is trained by reverse KL over boundaries
-drawn from the full-torus sampler (a baseline per boundary), and
+serves Z(b). A conditional sampler q(b | x, y) (a one-layer VAN with boundary-dependent
+biases, or the hierarchical strip sampler of physgen.models.hierarchical for large L) is
+trained by reverse KL over boundaries drawn from the full-torus sampler (a baseline per
+boundary), and
 ln W(x, y) = ln mean_k exp(-beta E_strip(b_k) - ln q(b_k | x, y)) over K draws, corrected for
 the O(1/K) bias of the logarithm by + (mean w^2 / mean(w)^2 - 1) / (2K).
 """
@@ -20,11 +22,12 @@ from torch.nn import functional as F
 
 from physgen.core.training import StepConfig, optimize
 from physgen.lattice.mutual_information import half_internal_energy
-from physgen.models.hierarchical import ConditionalMADE
+from physgen.models.hierarchical import ConditionalMADE, HierarchicalStripSampler
 
 __all__ = [
     "StripSampler",
     "boundary_pool",
+    "build_strip_sampler",
     "neural_conditional_log_z",
     "neural_strip_log_weights",
     "strip_energy",
@@ -64,7 +67,7 @@ def boundary_pool(spins_pm: torch.Tensor) -> torch.Tensor:
     return (torch.cat([of_a, of_b]) > 0).long()
 
 
-def _strip_log_weights(sampler: StripSampler, boundary_bits, beta, J, generator):
+def _strip_log_weights(sampler, boundary_bits, beta, J, generator):
     L, half = sampler.L, sampler.L // 2
     bits = sampler.sample_strip(boundary_bits, generator)
     log_q = sampler.log_prob_strip(bits, boundary_bits)
@@ -75,11 +78,21 @@ def _strip_log_weights(sampler: StripSampler, boundary_bits, beta, J, generator)
     return log_q, energy
 
 
+def build_strip_sampler(L: int, network: str = "made"):
+    """The conditional strip sampler: a one-layer VAN ("made") or hierarchical ("han")."""
+    if network == "made":
+        return StripSampler(L)
+    if network == "han":
+        return HierarchicalStripSampler(L)
+    raise ValueError(f"unknown strip network '{network}': made or han")
+
+
 def train_strip_sampler(
     pool: torch.Tensor,
     L: int,
     beta: float,
     config: StepConfig,
+    network: str = "made",
     boundaries_per_step: int = 100,
     draws_per_boundary: int = 10,
     annealing: float = 0.998,
@@ -88,7 +101,7 @@ def train_strip_sampler(
     progress: bool = True,
 ):
     """Reverse KL averaged over boundaries of ``pool`` (rows of ``boundary_pool``)."""
-    sampler = StripSampler(L)
+    sampler = build_strip_sampler(L, network)
     generator = torch.Generator().manual_seed(config.seed)
 
     def step_loss(step: int):
@@ -108,7 +121,7 @@ def train_strip_sampler(
 
 
 def neural_strip_log_weights(
-    sampler: StripSampler,
+    sampler,
     boundary_bits: torch.Tensor,
     beta: float,
     draws: int = 64,
@@ -132,9 +145,7 @@ def neural_strip_log_weights(
     return torch.cat(result)
 
 
-def neural_conditional_log_z(
-    sampler: StripSampler, beta: float, draws: int = 64, J: float = 1.0, seed: int = 0
-):
+def neural_conditional_log_z(sampler, beta: float, draws: int = 64, J: float = 1.0, seed: int = 0):
     """ln Z(a), ln Z(b) functions of (n, L, L) -1/+1 configurations, in the form of
     ``mutual_information.exact_conditional_log_z``."""
     half = sampler.L // 2

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from physgen.core.errors import PhysgenInputError
 from physgen.lattice.conditional_z import (
-    StripSampler,
     boundary_pool,
+    build_strip_sampler,
     neural_conditional_log_z,
     train_strip_sampler,
 )
@@ -145,15 +145,16 @@ def _strip_sampler(sampler, config, path: Path, seed: int):
     from physgen.core.atomic import atomic_path
     from physgen.core.training import StepConfig
 
-    strip = StripSampler(config.L)
     if path.exists():
-        strip.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        strip = build_strip_sampler(config.L, saved["network"])
+        strip.load_state_dict(saved["state_dict"])
         return strip.eval()
+    network = "han" if config.L >= 32 else "made"  # a one-layer VAN of the strip is O(L^4)
     spins = 2 * sampler.sample(20_000, torch.Generator().manual_seed(seed)) - 1
     steps = StepConfig(steps=STRIP_STEPS, schedule="cosine", seed=seed)
-    strip, _ = train_strip_sampler(
-        boundary_pool(spins.view(-1, config.L, config.L)), config.L, config.beta, steps
-    )
+    pool = boundary_pool(spins.view(-1, config.L, config.L))
+    strip, _ = train_strip_sampler(pool, config.L, config.beta, steps, network=network)
     with atomic_path(path) as tmp:
-        torch.save(strip.state_dict(), tmp)
+        torch.save({"network": network, "state_dict": strip.state_dict()}, tmp)
     return strip

@@ -20,7 +20,7 @@ from torch.nn import functional as F
 
 from physgen.models.autoregressive import MADE
 
-__all__ = ["ConditionalMADE", "HierarchicalSampler"]
+__all__ = ["ConditionalMADE", "HierarchicalSampler", "HierarchicalStripSampler"]
 
 
 class ConditionalMADE(nn.Module):
@@ -50,12 +50,16 @@ class ConditionalMADE(nn.Module):
         return self.made.sample_incremental(len(shift), generator, shift)
 
 
-def _square_sites(L: int, top: int, left: int, m: int) -> tuple[list[int], list[int]]:
-    """(border, cross) site indices of the m x m square at (top, left), in a fixed relative
-    order (the same for every square of that size)."""
+def _square_sites(
+    L: int, top: int, left: int, m: int, rows: int | None = None
+) -> tuple[list[int], list[int]]:
+    """(border, cross) cell indices of the m x m square at (top, left) of a grid of ``rows``
+    (default L) rows and L periodic columns, in a fixed relative order (the same for every
+    square of that size)."""
+    rows = rows or L
 
     def site(row, col):
-        return (row % L) * L + (col % L)
+        return (row % rows) * L + (col % L)
 
     border = [site(top - 1, left - 1 + k) for k in range(m + 2)]
     border += [site(top + m, left - 1 + k) for k in range(m + 2)]
@@ -67,7 +71,61 @@ def _square_sites(L: int, top: int, left: int, m: int) -> tuple[list[int], list[
     return border, cross
 
 
-class HierarchicalSampler(nn.Module):
+def _square_levels(L: int, squares: list[tuple[int, int]], m: int, rows: int | None = None):
+    """(borders, crosses) of each level: the squares of side m, then of (m - 1) / 2, ... 1."""
+    levels = []
+    while m >= 1:
+        index = [_square_sites(L, top, left, m, rows) for top, left in squares]
+        levels.append(([b for b, _ in index], [c for _, c in index]))
+        half = (m - 1) // 2
+        squares = [
+            (top + dt, left + dl)
+            for top, left in squares
+            for dt in (0, half + 1)
+            for dl in (0, half + 1)
+        ]
+        m = half
+    return levels
+
+
+class _ConditionalStages(nn.Module):
+    """Groups of cells generated stage after stage: a stage's groups share one conditional
+    one-layer VAN, each group conditioned on cells fixed before it (earlier stages or given)."""
+
+    def _set_stages(self, stages: list[tuple[list, list]], q: int) -> None:
+        nets = []
+        for number, (contexts, targets) in enumerate(stages):
+            contexts, targets = torch.tensor(contexts), torch.tensor(targets)
+            self.register_buffer(f"contexts_{number}", contexts)
+            self.register_buffer(f"targets_{number}", targets)
+            nets.append(ConditionalMADE(contexts.shape[1], targets.shape[1], q))
+        self.stage_nets = nn.ModuleList(nets)
+
+    def _stage(self, number: int):
+        return getattr(self, f"contexts_{number}"), getattr(self, f"targets_{number}")
+
+    def _stages_log_q(self, cells: torch.Tensor) -> torch.Tensor:
+        one_hot = F.one_hot(cells, self.q).float()
+        n, total = len(cells), 0
+        for number, net in enumerate(self.stage_nets):
+            contexts, targets = self._stage(number)
+            groups = len(contexts)
+            context = one_hot[:, contexts].reshape(n * groups, *contexts.shape[1:], self.q)
+            values = cells[:, targets].reshape(n * groups, -1)
+            total = total + net.log_prob(values, context).view(n, -1).sum(1)
+        return total
+
+    def _stages_sample(self, cells: torch.Tensor, generator) -> torch.Tensor:
+        n = len(cells)
+        for number, net in enumerate(self.stage_nets):
+            contexts, targets = self._stage(number)
+            groups, length = targets.shape
+            context = F.one_hot(cells[:, contexts], self.q).float().reshape(n * groups, -1)
+            cells[:, targets] = net.sample(context, generator).view(n, groups, length)
+        return cells
+
+
+class HierarchicalSampler(_ConditionalStages):
     """HAN over (batch, L*L) spins in {0..q-1}; the interface of ``AutoregressiveSampler``."""
 
     def __init__(self, L: int, q: int = 2, z2_symmetric: bool = False):
@@ -80,44 +138,13 @@ class HierarchicalSampler(nn.Module):
         border = [c for c in range(L)] + [r * L for r in range(1, L)]  # row 0, then column 0
         self.register_buffer("border_sites", torch.tensor(border))
         self.border_net = MADE(len(border), q, depth=1)
-        nets, levels = [], []
-        squares, m = [(1, 1)], L - 1
-        while m >= 1:
-            index = [_square_sites(L, top, left, m) for top, left in squares]
-            borders = torch.tensor([b for b, _ in index])
-            crosses = torch.tensor([c for _, c in index])
-            levels.append((borders, crosses))
-            nets.append(ConditionalMADE(borders.shape[1], crosses.shape[1], q))
-            half = (m - 1) // 2
-            squares = [
-                (top + dt, left + dl)
-                for top, left in squares
-                for dt in (0, half + 1)
-                for dl in (0, half + 1)
-            ]
-            m = half
-        self.level_nets = nn.ModuleList(nets)
-        for number, (borders, crosses) in enumerate(levels):
-            self.register_buffer(f"borders_{number}", borders)
-            self.register_buffer(f"crosses_{number}", crosses)
-        self.n_levels = len(levels)
-
-    def _level(self, number: int):
-        return getattr(self, f"borders_{number}"), getattr(self, f"crosses_{number}")
+        self._set_stages(_square_levels(L, [(1, 1)], L - 1), q)
 
     def _log_q(self, spins: torch.Tensor) -> torch.Tensor:
-        one_hot = F.one_hot(spins, self.q).float()
-        border = one_hot[:, self.border_sites]
+        border = F.one_hot(spins[:, self.border_sites], self.q).float()
         log_probs = F.log_softmax(self.border_net(border), dim=1)
         total = log_probs.gather(1, spins[:, self.border_sites].unsqueeze(1)).sum((1, 2))
-        n = len(spins)
-        for number, net in enumerate(self.level_nets):
-            borders, crosses = self._level(number)
-            squares = len(borders)
-            context = one_hot[:, borders].reshape(n * squares, *borders.shape[1:], self.q)
-            cross_spins = spins[:, crosses].reshape(n * squares, -1)
-            total = total + net.log_prob(cross_spins, context).view(n, -1).sum(1)
-        return total
+        return total + self._stages_log_q(spins)
 
     def log_prob(self, spins: torch.Tensor) -> torch.Tensor:
         spins = spins.long().flatten(1)
@@ -130,13 +157,57 @@ class HierarchicalSampler(nn.Module):
         device = self.border_sites.device
         spins = torch.zeros(n, self.n_sites, dtype=torch.long, device=device)
         spins[:, self.border_sites] = self.border_net.sample_incremental(n, generator)
-        for number, net in enumerate(self.level_nets):
-            borders, crosses = self._level(number)
-            squares, length = crosses.shape
-            context = F.one_hot(spins[:, borders], self.q).float().reshape(n * squares, -1)
-            values = net.sample(context, generator)
-            spins[:, crosses] = values.view(n, squares, length)
+        spins = self._stages_sample(spins, generator)
         if self.z2_symmetric:
             flip = torch.rand(n, generator=generator, device=device) < 0.5
             spins = torch.where(flip[:, None], 1 - spins, spins)
         return spins
+
+
+class HierarchicalStripSampler(_ConditionalStages):
+    """q(strip | x, y) for an H x L strip (H = L / 2, periodic along its rows) between two
+    given rows: y above its first row and x below its last, L a power of two >= 4.
+
+    Cells are an (H + 2) x L grid: row 0 = y, rows 1..H the strip, row H + 1 = x. Stages:
+    the strip's column 0, then its first row, then the middle column of the (H - 1) x (L - 1)
+    rectangle left, which leaves two squares of side H - 1 enclosed by known cells; these are
+    filled level by level as in the HAN. Boundary bits are (x, y), 2 L values."""
+
+    def __init__(self, L: int, q: int = 2):
+        super().__init__()
+        if L < 4 or L & (L - 1):
+            raise ValueError(f"the hierarchical strip needs L a power of two >= 4, not {L}")
+        self.L, self.q, self.H = L, q, L // 2
+        H, rows = self.H, L // 2 + 2
+        self.n_sites, self.n_context = H * L, 2 * L
+        x_row, y_row = [(H + 1) * L + c for c in range(L)], list(range(L))
+        column = [r * L for r in range(1, H + 1)]
+        first_row = [L + c for c in range(1, L)]
+        middle = [r * L + L // 2 for r in range(2, H + 1)]
+        rectangle = [L + c for c in range(L)] + x_row + [r * L for r in range(2, H + 1)]
+        stages = [
+            ([x_row + y_row], [column]),
+            ([x_row + y_row + column], [first_row]),
+            ([rectangle], [middle]),
+        ]
+        squares = [(2, 1), (2, L // 2 + 1)]
+        self._set_stages(stages + _square_levels(L, squares, H - 1, rows), q)
+        self.register_buffer("strip_cells", torch.arange(L, (H + 1) * L))
+        self.register_buffer("boundary_cells", torch.tensor(x_row + y_row))
+
+    def _cells(self, boundary: torch.Tensor, strip: torch.Tensor | None = None) -> torch.Tensor:
+        cells = torch.zeros(len(boundary), (self.H + 2) * self.L, dtype=torch.long)
+        cells = cells.to(boundary.device)
+        cells[:, self.boundary_cells] = boundary.long()
+        if strip is not None:
+            cells[:, self.strip_cells] = strip.long()
+        return cells
+
+    def log_prob_strip(self, bits: torch.Tensor, boundary_bits: torch.Tensor) -> torch.Tensor:
+        """log q(strip | x, y) for (n, H * L) strip bits and (n, 2 L) boundary bits."""
+        return self._stages_log_q(self._cells(boundary_bits, bits))
+
+    @torch.no_grad()
+    def sample_strip(self, boundary_bits: torch.Tensor, generator=None) -> torch.Tensor:
+        cells = self._stages_sample(self._cells(boundary_bits), generator)
+        return cells[:, self.strip_cells]
