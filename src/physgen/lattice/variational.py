@@ -73,7 +73,7 @@ def build_sampler(config: SamplerConfig) -> AutoregressiveSampler | Hierarchical
     q = config.q if config.lattice == "potts" else 2
     n_sites = build_lattice(config).n_sites
     if config.lattice == "tfim-chain" and config.network != "made":
-        raise ValueError("the tfim-chain torus is not square: use network 'made'")
+        raise PhysgenInputError("the tfim-chain torus is not square: use network 'made'")
     if config.network == "han":
         return HierarchicalSampler(config.L, q, z2_symmetric=config.z2_symmetric and q == 2)
     if config.network == "made":
