@@ -67,7 +67,8 @@ def boundary_pool(spins_pm: torch.Tensor) -> torch.Tensor:
     return (torch.cat([of_a, of_b]) > 0).long()
 
 
-def _strip_log_weights(sampler, boundary_bits, beta, J, generator):
+def _strip_draws(sampler, boundary_bits, J, generator):
+    """One strip per boundary row: (ln q, E_strip)."""
     L, half = sampler.L, sampler.L // 2
     bits = sampler.sample_strip(boundary_bits, generator)
     log_q = sampler.log_prob_strip(bits, boundary_bits)
@@ -108,7 +109,7 @@ def train_strip_sampler(
         beta_t = beta * (1 - annealing ** (step + 1))
         chosen = torch.randint(len(pool), (boundaries_per_step,), generator=generator)
         boundaries = pool[chosen].repeat_interleave(draws_per_boundary, dim=0)
-        log_q, energy = _strip_log_weights(sampler, boundaries, beta_t, J, generator)
+        log_q, energy = _strip_draws(sampler, boundaries, J, generator)
         with torch.no_grad():
             signal = (log_q.double() + beta_t * energy).view(boundaries_per_step, -1)
             advantage = (signal - signal.mean(1, keepdim=True)).flatten().float()
@@ -137,7 +138,7 @@ def neural_strip_log_weights(
         for begin in range(0, len(boundary_bits), per_chunk):
             block = boundary_bits[begin : begin + per_chunk]
             repeated = block.repeat_interleave(draws, dim=0)
-            log_q, energy = _strip_log_weights(sampler, repeated, beta, J, generator)
+            log_q, energy = _strip_draws(sampler, repeated, J, generator)
             log_w = (-beta * energy - log_q.double()).view(len(block), draws)
             log_mean = torch.logsumexp(log_w, 1) - math.log(draws)
             relative = torch.exp(log_w - log_mean[:, None])

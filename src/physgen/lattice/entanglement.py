@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from physgen.lattice.models import AnisotropicIsing
+from physgen.lattice.quantum_ising import renyi_entropy
 
 __all__ = [
     "TrotterChain",
@@ -195,8 +196,6 @@ def draw_edge_slices(sampler, chain: TrotterChain, n: int, batch: int = 10_000, 
 def chain_renyi2(sampler, chain: TrotterChain, samples: int, seed: int = 0) -> dict:
     """S_2(l), l = 1..N-1, from a trained sampler of the chain's torus, with the exact values
     of the same lattice (transfer matrix, N <= 12) and of the quantum ground state beside."""
-    from physgen.lattice.quantum_ising import renyi_entropy
-
     log_w, edges = draw_edge_slices(sampler, chain, samples, seed=seed)
     estimate = renyi2_swap_estimate(log_w, edges, chain.K_time, seed=seed)
     sizes = list(range(1, chain.sites))
