@@ -7,7 +7,7 @@ Reports the relative error of the free energy against Kaufman's exact value, wit
 error bar, the effective sample size, the acceptance and the training time, and the exact
 mutual information of the torus halves (transfer matrix) for the L where it is computable.
 
-    python benchmarks/lattice.py [--L 16] [--network made|han] [--steps 6000] [--samples N]
+    python benchmarks/lattice.py [--L 16] [--network made|han] [--steps 6000] [--samples N] [--save S.pt]
     python benchmarks/lattice.py --per-step-only --L 64   # time a few steps (too slow to train)
 """
 
@@ -32,6 +32,7 @@ from physgen.lattice.variational import (  # noqa: E402
     SamplerConfig,
     build_lattice,
     lattice_spins,
+    save_sampler,
     train_sampler,
 )
 
@@ -52,6 +53,7 @@ def main() -> None:
     parser.add_argument("--annealing", type=float, default=0.998)
     parser.add_argument("--samples", type=int, default=4_000_000)
     parser.add_argument("--mi-sizes", default="", help="also time the exact MI at these L")
+    parser.add_argument("--save", type=Path, help="write the trained sampler to this file")
     args = parser.parse_args()
     torch.set_num_threads(1)
     config = SamplerConfig(
@@ -67,6 +69,8 @@ def main() -> None:
     start = time.perf_counter()
     sampler, _ = train_sampler(config, progress=False)
     train_s = time.perf_counter() - start
+    if args.save:
+        save_sampler(args.save, sampler, config)
     if args.per_step_only:
         _record_per_step(args, train_s / 10)
         return

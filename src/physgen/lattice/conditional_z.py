@@ -45,10 +45,10 @@ class StripSampler(ConditionalMADE):
         self.L = L
 
     def sample_strip(self, boundary_bits: torch.Tensor, generator=None) -> torch.Tensor:
-        return self.sample(F.one_hot(boundary_bits.long(), 2).float(), generator)
+        return self.sample_bits(boundary_bits, generator)
 
     def log_prob_strip(self, bits: torch.Tensor, boundary_bits: torch.Tensor) -> torch.Tensor:
-        return self.log_prob(bits.long(), F.one_hot(boundary_bits.long(), 2).float())
+        return self.log_prob_bits(bits.long(), boundary_bits)
 
 
 def strip_energy(strip_pm: torch.Tensor, x_pm: torch.Tensor, y_pm: torch.Tensor, J: float = 1.0):

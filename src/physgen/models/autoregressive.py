@@ -18,7 +18,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["MADE", "PixelCNN", "AutoregressiveSampler"]
+__all__ = [
+    "MADE",
+    "PixelCNN",
+    "AutoregressiveSampler",
+    "binary_log_q",
+    "draw_binary",
+    "fold_binary",
+]
 
 
 class _MaskedLinear(nn.Linear):
@@ -89,28 +96,61 @@ class MADE(nn.Module):
             running += weight[site * self.q + drawn]
         return spins
 
-    def _sample_binary(self, weight, bias, uniforms, block: int = 32) -> torch.Tensor:
-        """Binary spins: only the logit difference d_j = z_j1 - z_j0 matters, and it is
-        affine in the drawn bits, d = d0 + x @ delta.T (delta strictly lower-triangular).
-        Sites are drawn in blocks: one rank-1 update per site inside the block, one matmul
-        for the sites after it, so the cost is matmuls rather than n_sites full passes."""
-        w = weight.view(self.n_sites, 2, self.n_sites, 2)  # (out site, out c, in site, in c)
-        base = w[:, 1, :, 0] - w[:, 0, :, 0]
-        delta = (w[:, 1, :, 1] - w[:, 1, :, 0]) - (w[:, 0, :, 1] - w[:, 0, :, 0])
-        logits = (bias[:, 1::2] - bias[:, 0::2]) + base.sum(1)
-        bits = torch.zeros_like(logits)
-        for start in range(0, self.n_sites, block):
-            stop = min(start + block, self.n_sites)
-            inside = delta[start:stop, start:stop]
-            for k in range(stop - start):
-                site = start + k
-                drawn = (uniforms[:, site] < torch.sigmoid(logits[:, site])).to(logits.dtype)
-                bits[:, site] = drawn
-                if site + 1 < stop:
-                    logits[:, site + 1 : stop] += drawn[:, None] * inside[k + 1 :, k]
-            if stop < self.n_sites:
-                logits[:, stop:] += bits[:, start:stop] @ delta[stop:, start:stop].T
-        return bits.long()
+    def _sample_binary(self, weight, bias, uniforms) -> torch.Tensor:
+        delta, offset = fold_binary(weight)
+        return draw_binary(offset + bias[:, 1::2] - bias[:, 0::2], delta, uniforms)
+
+    def log_prob_bits(self, bits: torch.Tensor, flipped: bool = False):
+        """``binary_log_q`` of the one-layer binary MADE (bits: (batch, n_sites) 0/1)."""
+        layer = self.net[0]
+        delta, offset = fold_binary(layer.weight * layer.mask)
+        return binary_log_q(
+            bits, bits, delta, offset + layer.bias[1::2] - layer.bias[0::2], flipped
+        )
+
+
+def fold_binary(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weights (n_out * 2, n_in * 2) on one-hot inputs of binary sites -> (delta, offset)
+    with z_1 - z_0 = offset + bits @ delta.T for the logit difference of each output site
+    (bias excluded): only differences matter for binary spins, and they are affine in the
+    0/1 bits, so the folded weights have half the width."""
+    w = weight.view(weight.shape[0] // 2, 2, weight.shape[1] // 2, 2)
+    delta = (w[:, 1, :, 1] - w[:, 1, :, 0]) - (w[:, 0, :, 1] - w[:, 0, :, 0])
+    return delta, (w[:, 1, :, 0] - w[:, 0, :, 0]).sum(1)
+
+
+def binary_log_q(values, inputs, delta, offset, flipped: bool = False):
+    """sum_j log sigmoid(+-d_j) for logit differences d = offset + inputs @ delta.T; with
+    ``flipped`` also the same for the globally flipped configuration (1 - values, 1 - inputs),
+    from the same product (d is affine: d(1 - x) = offset + delta.sum(1) - x @ delta.T)."""
+    product = F.linear(inputs.to(delta.dtype), delta)
+    sign = (2 * values - 1).to(delta.dtype)
+    log_q = F.logsigmoid(sign * (product + offset)).sum(1)
+    if not flipped:
+        return log_q
+    return log_q, F.logsigmoid(sign * (product - offset - delta.sum(1))).sum(1)
+
+
+def draw_binary(logits: torch.Tensor, delta: torch.Tensor, uniforms: torch.Tensor, block=32):
+    """Ancestral draw of binary sites whose logit difference d_j = z_j1 - z_j0 is affine in
+    the drawn bits: d = logits + bits @ delta.T, delta (n_sites, n_sites) strictly lower
+    triangular. Sites are drawn in blocks: one rank-1 update per site inside the block, one
+    matmul for the sites after it, so the cost is matmuls rather than n_sites full passes."""
+    logits = logits.clone()
+    n_sites = logits.shape[1]
+    bits = torch.zeros_like(logits)
+    for start in range(0, n_sites, block):
+        stop = min(start + block, n_sites)
+        inside = delta[start:stop, start:stop]
+        for k in range(stop - start):
+            site = start + k
+            drawn = (uniforms[:, site] < torch.sigmoid(logits[:, site])).to(logits.dtype)
+            bits[:, site] = drawn
+            if site + 1 < stop:
+                logits[:, site + 1 : stop] += drawn[:, None] * inside[k + 1 :, k]
+        if stop < n_sites:
+            logits[:, stop:] += bits[:, start:stop] @ delta[stop:, start:stop].T
+    return bits.long()
 
 
 class _MaskedConv2d(nn.Conv2d):

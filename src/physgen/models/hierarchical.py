@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from physgen.models.autoregressive import MADE
+from physgen.models.autoregressive import MADE, binary_log_q, draw_binary, fold_binary
 
 __all__ = ["ConditionalMADE", "HierarchicalSampler", "HierarchicalStripSampler"]
 
@@ -42,6 +42,29 @@ class ConditionalMADE(nn.Module):
         """log q(values | context) for (batch, n_sites) integer values."""
         logits = self(F.one_hot(values, self.q).float(), context_one_hot)
         return F.log_softmax(logits, dim=1).gather(1, values.unsqueeze(1)).squeeze(1).sum(1)
+
+    def log_prob_bits(self, values: torch.Tensor, context_bits: torch.Tensor, flipped=False):
+        """log q(values | context) of binary spins from 0/1 bits, the one-hot weights folded
+        into half-width ones (same model, half the cost of ``log_prob``); with ``flipped``
+        also log q(1 - values | 1 - context) (see ``binary_log_q``)."""
+        weight, offset = self._binary_weights()
+        inputs = torch.cat([values, context_bits], dim=1)
+        return binary_log_q(values, inputs, weight, offset, flipped)
+
+    def _binary_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
+        layer = self.made.net[0]
+        made, made_offset = fold_binary(layer.weight * layer.mask)
+        context, context_offset = fold_binary(self.context.weight)
+        offset = made_offset + context_offset + layer.bias[1::2] - layer.bias[0::2]
+        return torch.cat([made, context], dim=1), offset
+
+    @torch.no_grad()
+    def sample_bits(self, context_bits: torch.Tensor, generator=None) -> torch.Tensor:
+        """One draw (batch, n_sites) of binary spins per row of 0/1 context bits."""
+        weight, offset = self._binary_weights()
+        logits = F.linear(context_bits.to(weight.dtype), weight[:, self.n_sites :], offset)
+        uniforms = torch.rand(logits.shape, generator=generator, device=logits.device)
+        return draw_binary(logits, weight[:, : self.n_sites], uniforms)
 
     @torch.no_grad()
     def sample(self, context_one_hot: torch.Tensor, generator=None) -> torch.Tensor:
@@ -104,15 +127,22 @@ class _ConditionalStages(nn.Module):
     def _stage(self, number: int):
         return getattr(self, f"contexts_{number}"), getattr(self, f"targets_{number}")
 
-    def _stages_log_q(self, cells: torch.Tensor) -> torch.Tensor:
-        one_hot = F.one_hot(cells, self.q).float()
+    def _stages_log_q(self, cells: torch.Tensor, flipped: bool = False):
+        """Sum of the stages' log q; binary with ``flipped``: (log q(cells), log q(1 - cells))."""
         n, total = len(cells), 0
         for number, net in enumerate(self.stage_nets):
             contexts, targets = self._stage(number)
             groups = len(contexts)
-            context = one_hot[:, contexts].reshape(n * groups, *contexts.shape[1:], self.q)
+            context = cells[:, contexts].reshape(n * groups, -1)
             values = cells[:, targets].reshape(n * groups, -1)
-            total = total + net.log_prob(values, context).view(n, -1).sum(1)
+            if self.q == 2:
+                log_q = net.log_prob_bits(values, context, flipped)
+            else:
+                log_q = net.log_prob(values, F.one_hot(context, self.q).float())
+            if flipped:
+                total = total + torch.stack(log_q).view(2, n, -1).sum(2)
+            else:
+                total = total + log_q.view(n, -1).sum(1)
         return total
 
     def _stages_sample(self, cells: torch.Tensor, generator) -> torch.Tensor:
@@ -120,8 +150,12 @@ class _ConditionalStages(nn.Module):
         for number, net in enumerate(self.stage_nets):
             contexts, targets = self._stage(number)
             groups, length = targets.shape
-            context = F.one_hot(cells[:, contexts], self.q).float().reshape(n * groups, -1)
-            cells[:, targets] = net.sample(context, generator).view(n, groups, length)
+            context = cells[:, contexts].reshape(n * groups, -1)
+            if self.q == 2:
+                drawn = net.sample_bits(context, generator)
+            else:
+                drawn = net.sample(F.one_hot(context, self.q).float(), generator)
+            cells[:, targets] = drawn.view(n, groups, length)
         return cells
 
 
@@ -150,7 +184,10 @@ class HierarchicalSampler(_ConditionalStages):
         spins = spins.long().flatten(1)
         if not self.z2_symmetric:
             return self._log_q(spins)
-        return torch.logaddexp(self._log_q(spins), self._log_q(1 - spins)) - math.log(2)
+        # one pass gives log q(s) and log q(1 - s): binary logit differences are affine
+        border = self.border_net.log_prob_bits(spins[:, self.border_sites], flipped=True)
+        both = torch.stack(border) + self._stages_log_q(spins, flipped=True)
+        return torch.logaddexp(both[0], both[1]) - math.log(2)
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
