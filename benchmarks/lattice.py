@@ -7,7 +7,8 @@ Reports the relative error of the free energy against Kaufman's exact value, wit
 error bar, the effective sample size, the acceptance and the training time, and the exact
 mutual information of the torus halves (transfer matrix) for the L where it is computable.
 
-    python benchmarks/lattice.py [--L 16] [--network made|han] [--steps 6000] [--samples N] [--save S.pt]
+    python benchmarks/lattice.py [--L 16] [--network made|han] [--steps 6000]
+        [--samples N] [--save SAMPLER.pt]
     python benchmarks/lattice.py --per-step-only --L 64   # time a few steps (too slow to train)
 """
 

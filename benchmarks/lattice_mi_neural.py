@@ -10,6 +10,7 @@ exact I and the estimate with exact conditional Z on the same outer samples are 
 beside it. Writes benchmarks/results/lattice_mi_neural.json (rows merged by L and beta).
 
     python benchmarks/lattice_mi_neural.py [--sizes 8,16] [--network made] [--outer 20000]
+    python benchmarks/lattice_mi_neural.py --sizes 64 --betas 0.4406868 --full-sampler S.pt
 """
 
 from __future__ import annotations
@@ -37,7 +38,12 @@ from physgen.lattice.mutual_information import (  # noqa: E402
     mutual_information_estimate,
     torus_halves_mutual_information,
 )
-from physgen.lattice.variational import SamplerConfig, build_lattice, train_sampler  # noqa: E402
+from physgen.lattice.variational import (  # noqa: E402
+    SamplerConfig,
+    build_lattice,
+    load_sampler,
+    train_sampler,
+)
 
 
 def main() -> None:
@@ -51,6 +57,9 @@ def main() -> None:
     parser.add_argument("--strip-network", default="made", choices=["made", "han"])
     parser.add_argument("--outer", type=int, default=20_000, help="outer torus samples")
     parser.add_argument("--draws", type=int, default=64, help="conditional draws per half")
+    parser.add_argument(
+        "--full-sampler", type=Path, help="a saved full-torus sampler (one L and beta) to reuse"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     rows = []
@@ -75,8 +84,14 @@ def _measure(L: int, beta: float, args) -> dict:
         optimizer=StepConfig(steps=args.steps, schedule="cosine"),
     )
     start = time.perf_counter()
-    full, _ = train_sampler(config, progress=False)
-    full_s = time.perf_counter() - start
+    if args.full_sampler:
+        full, saved = load_sampler(args.full_sampler)
+        if saved.L != L or abs(saved.beta - beta) > 1e-6:
+            raise SystemExit(f"{args.full_sampler} is L = {saved.L}, beta = {saved.beta}")
+        config, full_s = saved, None  # trained elsewhere (benchmarks/lattice.py --save)
+    else:
+        full, _ = train_sampler(config, progress=False)
+        full_s = time.perf_counter() - start
     pool = boundary_pool(_spins(full, 20_000, L, seed=1))
     start = time.perf_counter()
     strip, _ = train_strip_sampler(
@@ -102,7 +117,8 @@ def _measure(L: int, beta: float, args) -> dict:
     row = {
         "L": L,
         "beta": round(beta, 7),
-        "network": args.network,
+        "network": config.network,
+        "full_steps": config.optimizer.steps,
         "strip_network": args.strip_network,
         "mi": neural["mutual_information"],
         "mi_err": neural["mutual_information_err"],

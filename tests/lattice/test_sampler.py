@@ -185,3 +185,25 @@ def test_trained_han_reproduces_kaufman_on_8x8():
     _, _, result, exact = nis_against_kaufman(sampler, config)
     assert abs(result["log_z"] - exact) < 4 * result["log_z_err"] + 1e-4
     assert result["ess_fraction"] > 0.2
+
+
+def test_folded_binary_log_q_equals_the_one_hot_form_and_its_flip():
+    from torch.nn import functional as F
+
+    from physgen.models.hierarchical import ConditionalMADE
+
+    torch.manual_seed(3)
+    net = ConditionalMADE(n_context=5, n_sites=7)
+    with torch.no_grad():
+        for parameter in net.parameters():
+            parameter.add_(0.7 * torch.randn_like(parameter))
+    values, context = torch.randint(2, (64, 7)), torch.randint(2, (64, 5))
+    one_hot = net.log_prob(values, F.one_hot(context, 2).float())
+    folded, flipped = net.log_prob_bits(values, context, flipped=True)
+    assert torch.allclose(folded, one_hot, atol=1e-5)
+    assert torch.allclose(flipped, net.log_prob(1 - values, F.one_hot(1 - context, 2).float()))
+    made = net.made
+    reference = AutoregressiveSampler(made).log_prob(values)
+    direct, flip = made.log_prob_bits(values, flipped=True)
+    assert torch.allclose(direct, reference, atol=1e-5)
+    assert torch.allclose(flip, AutoregressiveSampler(made).log_prob(1 - values), atol=1e-5)

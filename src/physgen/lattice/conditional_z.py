@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 
 import torch
-from torch.nn import functional as F
 
 from physgen.core.training import StepConfig, optimize
 from physgen.lattice.mutual_information import half_internal_energy

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from physgen.lattice.estimators import draw
 from physgen.lattice.models import AnisotropicIsing
 from physgen.lattice.quantum_ising import renyi_entropy
 
@@ -182,15 +183,20 @@ def renyi2_swap_estimate(
 def draw_edge_slices(sampler, chain: TrotterChain, n: int, batch: int = 10_000, seed: int = 0):
     """n samples of the chain's torus: (ln w = -E - ln q, (n, 2, N) slices 0 and M-1)."""
     model = chain.classical_model()
-    generator = torch.Generator().manual_seed(seed)
-    log_w, edges = [], []
-    with torch.no_grad():
-        for begin in range(0, n, batch):
-            bits = sampler.sample(min(batch, n - begin), generator)
-            spins = (2 * bits - 1).view(-1, chain.slices, chain.sites)
-            log_w.append((-model.energy(spins).double() - sampler.log_prob(bits).double()).numpy())
-            edges.append(spins[:, [0, -1]].clone())
-    return np.concatenate(log_w), torch.cat(edges)
+
+    def torus(bits):
+        return (2 * bits - 1).view(-1, chain.slices, chain.sites)
+
+    log_q, energies, edges = draw(
+        sampler,
+        lambda bits: model.energy(torus(bits)).double(),
+        1.0,
+        n,
+        batch,
+        seed,
+        keep=lambda bits: torus(bits)[:, [0, -1]].clone(),
+    )
+    return -energies - log_q, edges
 
 
 def chain_renyi2(sampler, chain: TrotterChain, samples: int, seed: int = 0) -> dict:

@@ -19,16 +19,20 @@ import torch
 from scipy.special import logsumexp
 
 
-def draw(sampler, energy_fn, beta: float, n: int, batch: int = 1000, seed: int = 0):
-    """n samples: (log q, energies) as float64 numpy arrays."""
+def draw(sampler, energy_fn, beta: float, n: int, batch: int = 1000, seed: int = 0, keep=None):
+    """n samples: (log q, energies) as float64 numpy arrays; with ``keep`` (a function of a
+    batch of samples) also the concatenation of what it returns for every batch."""
     generator = torch.Generator().manual_seed(seed)
-    log_q, energies = [], []
+    log_q, energies, kept = [], [], []
     with torch.no_grad():
         for begin in range(0, n, batch):
             spins = sampler.sample(min(batch, n - begin), generator)
             log_q.append(sampler.log_prob(spins).double().numpy())
             energies.append(np.asarray(energy_fn(spins), dtype=np.float64))
-    return np.concatenate(log_q), np.concatenate(energies)
+            if keep is not None:
+                kept.append(keep(spins))
+    result = np.concatenate(log_q), np.concatenate(energies)
+    return result if keep is None else (*result, torch.cat(kept))
 
 
 def nis_estimates(log_q: np.ndarray, energies: np.ndarray, beta: float, n_sites: int) -> dict:
