@@ -132,11 +132,12 @@ def main() -> None:
 
 
 def _merge_rows(key: str, row: dict) -> list[dict]:
-    """The result file's rows under ``key`` with this (network, L, beta) row replaced."""
+    """The result file's rows under ``key`` with the row of the same network, L, beta, steps
+    and batch size as ``row`` replaced by it."""
     path = RESULTS / "lattice.json"
     rows = json.loads(path.read_text()).get(key, []) if path.exists() else []
-    same = ("network", "L", "beta")
-    return [r for r in rows if any(r.get(k) != row[k] for k in same)] + [row]
+    same = ("network", "L", "beta", "steps", "batch_size")
+    return [r for r in rows if any(r.get(k) != row.get(k) for k in same)] + [row]
 
 
 def _record_per_step(args, seconds_per_step: float) -> None:

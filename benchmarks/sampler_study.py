@@ -11,7 +11,7 @@ objects with model, sampler, steps, nfe, auc_low, separation_mean, fpd, ms_per_s
 
     python benchmarks/sampler_study.py [--train T.h5 --reference R.h5]
         [--samplers euler,heun,edm,dpmpp2m,lms,unipc,restart,ddpm] [--steps 8,16,32,64]
-        [--official-front] [--no-trees]
+        [--official-front] [--no-trees | --no-diffusion]
 """
 
 from __future__ import annotations
@@ -86,6 +86,7 @@ def main() -> None:
     parser.add_argument("--steps", default="8,16,32,64")
     parser.add_argument("--official-front", action="store_true")
     parser.add_argument("--no-trees", action="store_true")
+    parser.add_argument("--no-diffusion", action="store_true", help="only the trees model")
     parser.add_argument("--work", type=Path, default=Path("/tmp/physgen-bench/samplers"))
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -93,8 +94,10 @@ def main() -> None:
     energies, _ = read_showers(args.reference)
     energies = np.asarray(energies)
     rows = []
-    model, diffusion_train_s = trained_model("diffusion", args.train, args.work / "diffusion")
-    for sampler in args.samplers.split(","):
+    samplers = [] if args.no_diffusion else args.samplers.split(",")
+    if samplers:
+        model, diffusion_train_s = trained_model("diffusion", args.train, args.work / "diffusion")
+    for sampler in samplers:
         for steps in (int(s) for s in args.steps.split(",")):
             rows.append(measure(model, sampler, steps, energies, args.reference, args.work, False))
             print_table(rows[-1:], list(rows[-1]))
@@ -115,7 +118,8 @@ def main() -> None:
             rows.append({**row, "train_s": trees_train_s, "pareto": False})
     print_table(rows, [k for k in rows[0] if k != "auc_low_err"])
     for row in rows:
-        row["machine"] = machine()
+        row.update(machine=machine(), train_file=args.train.name)
+        row["reference_file"] = args.reference.name
     write_result("samplers", merged_with_earlier(rows))
 
 
