@@ -118,8 +118,9 @@ def main() -> None:
             rows.append({**row, "train_s": trees_train_s, "pareto": False})
     print_table(rows, [k for k in rows[0] if k != "auc_low_err"])
     for row in rows:
-        row.update(machine=machine(), train_file=args.train.name)
-        row["reference_file"] = args.reference.name
+        row.update(
+            machine=machine(), train_file=args.train.name, reference_file=args.reference.name
+        )
     write_result("samplers", merged_with_earlier(rows))
 
 

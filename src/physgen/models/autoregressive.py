@@ -100,13 +100,15 @@ class MADE(nn.Module):
         delta, offset = fold_binary(weight)
         return draw_binary(offset + bias[:, 1::2] - bias[:, 0::2], delta, uniforms)
 
-    def log_prob_bits(self, bits: torch.Tensor, flipped: bool = False):
-        """``binary_log_q`` of the one-layer binary MADE (bits: (batch, n_sites) 0/1)."""
+    def folded_binary(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(delta, offset) of the one-layer binary MADE, its bias included (``fold_binary``)."""
         layer = self.net[0]
         delta, offset = fold_binary(layer.weight * layer.mask)
-        return binary_log_q(
-            bits, bits, delta, offset + layer.bias[1::2] - layer.bias[0::2], flipped
-        )
+        return delta, offset + layer.bias[1::2] - layer.bias[0::2]
+
+    def log_prob_bits(self, bits: torch.Tensor, flipped: bool = False):
+        """``binary_log_q`` of the one-layer binary MADE (bits: (batch, n_sites) 0/1)."""
+        return binary_log_q(bits, bits, *self.folded_binary(), flipped)
 
 
 def fold_binary(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -206,6 +208,8 @@ class AutoregressiveSampler(nn.Module):
         spins = spins.long().flatten(1)
         if not self.z2_symmetric:
             return self._log_q(spins)
+        if getattr(self.conditional, "is_linear", False):  # binary: one product for both
+            return torch.logaddexp(*self.conditional.log_prob_bits(spins, True)) - math.log(2)
         return torch.logaddexp(self._log_q(spins), self._log_q(1 - spins)) - math.log(2)
 
     @torch.no_grad()

@@ -52,11 +52,9 @@ class ConditionalMADE(nn.Module):
         return binary_log_q(values, inputs, weight, offset, flipped)
 
     def _binary_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
-        layer = self.made.net[0]
-        made, made_offset = fold_binary(layer.weight * layer.mask)
+        made, made_offset = self.made.folded_binary()
         context, context_offset = fold_binary(self.context.weight)
-        offset = made_offset + context_offset + layer.bias[1::2] - layer.bias[0::2]
-        return torch.cat([made, context], dim=1), offset
+        return torch.cat([made, context], dim=1), made_offset + context_offset
 
     @torch.no_grad()
     def sample_bits(self, context_bits: torch.Tensor, generator=None) -> torch.Tensor:
