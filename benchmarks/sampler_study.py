@@ -5,13 +5,15 @@ Trains the `diffusion` model (and `trees`) on the training file once, then for e
 and number of steps generates one shower per reference incident energy and measures the
 low-level classifier AUC, the mean separation power of the high-level histograms, FPD, and the
 generation time per shower (batch 1000, one thread). The grid uses the QUICK classifier
-(2 x 256, 10 epochs) to stay within CPU hours; the Pareto-front points are re-evaluated with
-the official recipe (`--official-front`). Writes benchmarks/results/samplers.json: a list of
-objects with model, sampler, steps, nfe, auc_low, separation_mean, fpd, ms_per_shower.
+(2 x 256, at least 600 steps) to stay within CPU hours; the Pareto-front points are
+re-evaluated with the official recipe (`--official-front`). Rows are kept per training
+file, so grids on different data sets live side by side in the JSON. Writes
+benchmarks/results/samplers.json: a list of objects with model, sampler, steps, nfe,
+auc_low, separation_mean, fpd, ms_per_shower.
 
     python benchmarks/sampler_study.py [--train T.h5 --reference R.h5]
         [--samplers euler,heun,edm,dpmpp2m,lms,unipc,restart,ddpm] [--steps 8,16,32,64]
-        [--official-front] [--no-trees | --no-diffusion]
+        [--official-front] [--no-trees | --no-diffusion] [--diffusion-config diffusion]
 """
 
 from __future__ import annotations
@@ -87,6 +89,9 @@ def main() -> None:
     parser.add_argument("--official-front", action="store_true")
     parser.add_argument("--no-trees", action="store_true")
     parser.add_argument("--no-diffusion", action="store_true", help="only the trees model")
+    parser.add_argument(
+        "--diffusion-config", default="diffusion", help="benchmarks/configs/NAME.yaml"
+    )
     parser.add_argument("--work", type=Path, default=Path("/tmp/physgen-bench/samplers"))
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -96,7 +101,9 @@ def main() -> None:
     rows = []
     samplers = [] if args.no_diffusion else args.samplers.split(",")
     if samplers:
-        model, diffusion_train_s = trained_model("diffusion", args.train, args.work / "diffusion")
+        model, diffusion_train_s = trained_model(
+            args.diffusion_config, args.train, args.work / args.diffusion_config
+        )
     for sampler in samplers:
         for steps in (int(s) for s in args.steps.split(",")):
             rows.append(measure(model, sampler, steps, energies, args.reference, args.work, False))
@@ -119,25 +126,41 @@ def main() -> None:
     print_table(rows, [k for k in rows[0] if k != "auc_low_err"])
     for row in rows:
         row.update(
-            machine=machine(), train_file=args.train.name, reference_file=args.reference.name
+            machine=machine(),
+            train_file=data_label(args.train),
+            reference_file=data_label(args.reference),
+            config=args.diffusion_config if row["model"] == "diffusion" else row["model"],
         )
     write_result("samplers", merged_with_earlier(rows))
 
 
+def data_label(path: Path) -> str:
+    """The file's folder and name (preset files are all called train.h5 / reference.h5)."""
+    return f"{path.parent.name}/{path.name}"
+
+
 def merged_with_earlier(rows: list[dict]) -> list[dict]:
-    """Earlier results of other (model, sampler, steps, classifier) cells are kept, so the grid
-    can be measured in several runs; the Pareto flags are recomputed over the whole grid."""
+    """Earlier results of other (training file, model, sampler, steps, classifier) cells are
+    kept, so the grid can be measured in several runs; the Pareto flags are recomputed over the
+    whole grid of each training file (quick-classifier rows of the diffusion model)."""
     from _common import RESULTS
 
-    key = ("model", "sampler", "steps", "classifier")
+    key = ("train_file", "model", "sampler", "steps", "classifier")
     path = RESULTS / "samplers.json"
     earlier = json.loads(path.read_text()) if path.exists() else []
     new_keys = {tuple(r[k] for k in key) for r in rows}
     merged = [r for r in earlier if tuple(r[k] for k in key) not in new_keys] + rows
-    quick = [r for r in merged if r["model"] == "diffusion" and r["classifier"] == "quick"]
-    front = pareto_front(quick)
-    for row in quick:
-        row["pareto"] = row in front
+    for train_file in {r["train_file"] for r in merged}:
+        quick = [
+            r
+            for r in merged
+            if r["train_file"] == train_file
+            and r["model"] == "diffusion"
+            and r["classifier"].startswith("quick")
+        ]
+        front = pareto_front(quick)
+        for row in quick:
+            row["pareto"] = row in front
     return sorted(merged, key=lambda r: tuple(str(r[k]).zfill(4) for k in key))
 
 

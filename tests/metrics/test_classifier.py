@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from physgen.metrics.classifier import (
+    QUICK,
     ClassifierConfig,
     auc_standard_error,
     classifier_two_sample_test,
@@ -44,3 +45,25 @@ def test_auc_standard_error():
     # for AUC 0.5 and n = m: variance = (1/4 + 2 (n - 1) / 12) / n^2 ~ 1 / (6 n)
     assert auc_standard_error(0.5, 6000, 6000) == pytest.approx(np.sqrt(1 / 36000), rel=1e-3)
     assert auc_standard_error(1.0, 100, 100) == 0.0
+
+
+def _sparse_showers_like(rng, n, scale):
+    """Voxel-like inputs: small values (E / E_inc ~ 1e-3), 70% zeros; ``scale`` multiplies
+    the first 50 of 500 columns."""
+    x = rng.exponential(1e-3, size=(n, 500)) * (rng.random((n, 500)) < 0.3)
+    x[:, :50] *= scale
+    return x.astype(np.float32)
+
+
+def test_quick_classifier_trains_on_a_few_thousand_small_valued_samples():
+    # 2500 + 2500 samples are 12 batches an epoch: without a minimum number of steps the
+    # quick recipe stopped at chance (AUC 0.49 here with 10 epochs of batch 1000)
+    rng = np.random.default_rng(3)
+    a, b = _sparse_showers_like(rng, 2500, 1.0), _sparse_showers_like(rng, 2500, 1.5)
+    result = classifier_two_sample_test(a, b, QUICK, progress=False)
+    assert result["epochs_run"] * np.ceil(result["n_train"] / QUICK.batch_size) >= QUICK.min_steps
+    assert result["auc"] > 0.5 + 8 * result["auc_err"]
+    same = classifier_two_sample_test(
+        a, _sparse_showers_like(rng, 2500, 1.0), QUICK, progress=False
+    )
+    assert abs(same["auc"] - 0.5) < 3 * same["auc_err"] + 0.01

@@ -42,13 +42,18 @@ class ClassifierConfig:
     batch_size: int = 1000
     max_epochs: int = 50
     patience: int | None = None  # None: run every epoch and keep the best (the official recipe)
+    # at least this many optimizer steps (more epochs on small samples; no early stop before):
+    # a few epochs of a few batches leave a small network at chance
+    min_steps: int = 0
     split: tuple[float, float, float] = (0.6, 0.2, 0.2)
     seed: int = 0
     device: str = "cpu"
 
 
 OFFICIAL = ClassifierConfig()
-QUICK = ClassifierConfig(hidden=(256, 256), max_epochs=10, patience=3)
+QUICK = ClassifierConfig(
+    hidden=(256, 256), learning_rate=1e-3, batch_size=256, max_epochs=10, patience=3, min_steps=600
+)
 
 
 def auc_standard_error(auc: float, n_positive: int, n_negative: int) -> float:
@@ -148,7 +153,9 @@ def classifier_two_sample_test(
     best = {"accuracy": -1.0, "epoch": -1, "state": None}
     train_start = time.perf_counter()
     epochs_without_gain = 0
-    bar = tqdm(range(config.max_epochs), desc=description, disable=not progress, unit="epoch")
+    batches_per_epoch = math.ceil(len(train[1]) / config.batch_size)
+    epochs = max(config.max_epochs, math.ceil(config.min_steps / batches_per_epoch))
+    bar = tqdm(range(epochs), desc=description, disable=not progress, unit="epoch")
     for epoch in bar:
         model.train()
         order = rng.permutation(len(train[1]))
@@ -176,7 +183,9 @@ def classifier_two_sample_test(
             epochs_without_gain = 0
         else:
             epochs_without_gain += 1
-            if config.patience is not None and epochs_without_gain >= config.patience:
+            may_stop = (epoch + 1) * batches_per_epoch >= config.min_steps
+            patience = config.patience
+            if patience is not None and epochs_without_gain >= patience and may_stop:
                 break
     train_seconds = time.perf_counter() - train_start
     model.load_state_dict(best["state"])
