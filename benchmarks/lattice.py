@@ -8,7 +8,7 @@ error bar, the effective sample size, the acceptance and the training time, and 
 mutual information of the torus halves (transfer matrix) for the L where it is computable.
 
     python benchmarks/lattice.py [--L 16] [--network made|han] [--steps 6000]
-        [--samples N] [--save SAMPLER.pt]
+        [--samples N] [--save SAMPLER.pt] [--depth 2 --width W]  # han: W hidden units/site
     python benchmarks/lattice.py --per-step-only --L 64   # time a few steps (too slow to train)
 """
 
@@ -42,6 +42,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--L", type=int, default=16)
     parser.add_argument("--network", default="made", choices=["made", "han"])
+    parser.add_argument("--depth", type=int, default=1, help="han: 2 = hidden units per site")
+    parser.add_argument("--width", type=int, default=16)
     parser.add_argument("--sample-batch", type=int, default=10_000)
     parser.add_argument(
         "--per-step-only", action="store_true", help="time 10 training steps, no estimate"
@@ -61,6 +63,8 @@ def main() -> None:
         L=args.L,
         beta=args.beta,
         network=args.network,
+        depth=args.depth,
+        width=args.width,
         batch_size=args.batch_size,
         annealing=args.annealing,
         optimizer=StepConfig(steps=args.steps, learning_rate=args.lr, schedule=args.schedule),
@@ -91,6 +95,7 @@ def main() -> None:
     exact = kaufman_log_z(args.beta, args.L)
     row = {
         "network": args.network,
+        "hidden": _hidden_units(args),
         "parameters": sum(p.numel() for p in sampler.parameters()),
         "L": args.L,
         "beta": args.beta,
@@ -132,17 +137,23 @@ def main() -> None:
 
 
 def _merge_rows(key: str, row: dict) -> list[dict]:
-    """The result file's rows under ``key`` with the row of the same network, L, beta, steps
-    and batch size as ``row`` replaced by it."""
+    """The result file's rows under ``key`` with the row of the same network, hidden units, L,
+    beta, steps and batch size as ``row`` replaced by it (rows without ``hidden``: 0)."""
     path = RESULTS / "lattice.json"
     rows = json.loads(path.read_text()).get(key, []) if path.exists() else []
-    same = ("network", "L", "beta", "steps", "batch_size")
-    return [r for r in rows if any(r.get(k) != row.get(k) for k in same)] + [row]
+    same = ("network", "hidden", "L", "beta", "steps", "batch_size")
+    return [r for r in rows if any(r.get(k, 0) != row.get(k, 0) for k in same)] + [row]
+
+
+def _hidden_units(args) -> int:
+    """Hidden units per site in the HAN's conditional nets (0: one-layer)."""
+    return args.width if args.network == "han" and args.depth > 1 else 0
 
 
 def _record_per_step(args, seconds_per_step: float) -> None:
     row = {
         "network": args.network,
+        "hidden": _hidden_units(args),
         "L": args.L,
         "batch_size": args.batch_size,
         "seconds_per_step": seconds_per_step,

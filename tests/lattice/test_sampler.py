@@ -140,12 +140,13 @@ def test_ess_of_known_weights():
     assert result["log_z"] == pytest.approx(math.log(2))
 
 
-@pytest.mark.parametrize("z2", [False, True])
-def test_han_log_q_is_normalised_and_sampling_follows_it(z2):
+@pytest.mark.parametrize("z2, hidden", [(False, 0), (True, 0), (False, 3), (True, 3)])
+def test_han_log_q_is_normalised_and_sampling_follows_it(z2, hidden):
     from physgen.models.hierarchical import HierarchicalSampler
 
     torch.manual_seed(0)
-    sampler = HierarchicalSampler(4, z2_symmetric=z2)
+    # hidden: every stage (the 5-site cross and the single sites) gets hidden units
+    sampler = HierarchicalSampler(4, z2_symmetric=z2, hidden=hidden, hidden_min_sites=1)
     with torch.no_grad():
         for parameter in sampler.parameters():
             parameter.add_(0.3 * torch.randn_like(parameter))
@@ -207,3 +208,35 @@ def test_folded_binary_log_q_equals_the_one_hot_form_and_its_flip():
     direct, flip = made.log_prob_bits(values, flipped=True)
     assert torch.allclose(direct, reference, atol=1e-5)
     assert torch.allclose(flip, AutoregressiveSampler(made).log_prob(1 - values), atol=1e-5)
+
+
+def test_blocked_draw_with_hidden_units_equals_the_site_by_site_draw():
+    from torch.nn import functional as F
+
+    from physgen.models.hierarchical import ConditionalMADE, draw_binary_hidden
+
+    torch.manual_seed(4)
+    net = ConditionalMADE(n_context=6, n_sites=11, hidden=3)
+    with torch.no_grad():
+        for parameter in net.parameters():
+            parameter.add_(0.8 * torch.randn_like(parameter))
+        context = torch.randint(2, (256, 6)).float()
+        weight, offset = net._binary_weights()
+        logits = F.linear(context, weight[:, 11:], offset)
+        values, context_weight, out = net._hidden_weights()
+        h = F.linear(context, context_weight, net.hidden_in.bias)
+        hidden = (h, values, out, net.activation, 3)
+        uniforms = torch.rand(256, 11)
+        draws = [
+            draw_binary_hidden(logits, weight[:, :11], uniforms, hidden, block)
+            for block in (1, 2, 4, 11)
+        ]
+        for other in draws[1:]:
+            assert torch.equal(draws[0], other)
+        # each site is drawn from the conditional that log_prob_bits assigns it
+        bits = draws[0]
+        inputs = torch.cat([bits.float(), context], 1)
+        d = F.linear(inputs, weight, offset) + net._hidden_logits(inputs)
+        p_drawn = torch.where(bits == 1, torch.sigmoid(d), 1 - torch.sigmoid(d))
+        u_drawn = torch.where(bits == 1, uniforms, 1 - uniforms)
+        assert (u_drawn <= p_drawn + 1e-6).all()

@@ -30,7 +30,7 @@ class SamplerConfig:
     trotter_step: float = 0.25  # tfim-chain: imaginary-time step; slices = beta / step
     transverse_field: float = 1.0  # tfim-chain: h / J
     network: str = "made"  # made | pixelcnn | han (hierarchical; L a power of two)
-    depth: int = 1
+    depth: int = 1  # han: 2 adds `width` hidden units per site to the nets of the large crosses
     width: int = 16
     kernel: int = 5
     z2_symmetric: bool = True
@@ -75,7 +75,10 @@ def build_sampler(config: SamplerConfig) -> AutoregressiveSampler | Hierarchical
     if config.lattice == "tfim-chain" and config.network != "made":
         raise PhysgenInputError("the tfim-chain torus is not square: use network 'made'")
     if config.network == "han":
-        return HierarchicalSampler(config.L, q, z2_symmetric=config.z2_symmetric and q == 2)
+        hidden = config.width if config.depth > 1 else 0  # depth 2: hidden units per site
+        return HierarchicalSampler(
+            config.L, q, z2_symmetric=config.z2_symmetric and q == 2, hidden=hidden
+        )
     if config.network == "made":
         conditional = MADE(n_sites, q, depth=config.depth, width=config.width)
     elif config.network == "pixelcnn":

@@ -121,16 +121,17 @@ def fold_binary(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return delta, (w[:, 1, :, 0] - w[:, 0, :, 0]).sum(1)
 
 
-def binary_log_q(values, inputs, delta, offset, flipped: bool = False):
+def binary_log_q(values, inputs, delta, offset, flipped: bool = False, extra=(0, 0)):
     """sum_j log sigmoid(+-d_j) for logit differences d = offset + inputs @ delta.T; with
     ``flipped`` also the same for the globally flipped configuration (1 - values, 1 - inputs),
-    from the same product (d is affine: d(1 - x) = offset + delta.sum(1) - x @ delta.T)."""
+    from the same product (d is affine: d(1 - x) = offset + delta.sum(1) - x @ delta.T).
+    ``extra``: non-affine terms added to d of (values, flipped values), e.g. a hidden layer."""
     product = F.linear(inputs.to(delta.dtype), delta)
     sign = (2 * values - 1).to(delta.dtype)
-    log_q = F.logsigmoid(sign * (product + offset)).sum(1)
+    log_q = F.logsigmoid(sign * (product + offset + extra[0])).sum(1)
     if not flipped:
         return log_q
-    return log_q, F.logsigmoid(sign * (product - offset - delta.sum(1))).sum(1)
+    return log_q, F.logsigmoid(sign * (product - offset - delta.sum(1) - extra[1])).sum(1)
 
 
 def draw_binary(logits: torch.Tensor, delta: torch.Tensor, uniforms: torch.Tensor, block=32):

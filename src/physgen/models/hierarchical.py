@@ -20,21 +20,42 @@ from torch.nn import functional as F
 
 from physgen.models.autoregressive import MADE, binary_log_q, draw_binary, fold_binary
 
-__all__ = ["ConditionalMADE", "HierarchicalSampler", "HierarchicalStripSampler"]
+__all__ = [
+    "ConditionalMADE",
+    "HierarchicalSampler",
+    "HierarchicalStripSampler",
+    "draw_binary_hidden",
+]
 
 
 class ConditionalMADE(nn.Module):
     """Logits (batch, q, n_sites) of each site given the previous ones and a visible context
-    (a one-layer VAN whose bias depends linearly on the context's one-hot)."""
+    (a one-layer VAN whose bias depends linearly on the context's one-hot). Binary nets may add
+    ``hidden`` masked hidden units per site (MADE degrees: a unit of site d sees the sites
+    <= d and the whole context, and feeds the logits of the sites > d), whose output adds to
+    the logit difference: conditionals that are not logistic-linear in the context."""
 
-    def __init__(self, n_context: int, n_sites: int, q: int = 2):
+    def __init__(self, n_context: int, n_sites: int, q: int = 2, hidden: int = 0):
         super().__init__()
-        self.n_sites, self.q = n_sites, q
+        self.n_sites, self.q, self.hidden = n_sites, q, hidden
         self.made = MADE(n_sites, q, depth=1)
         self.context = nn.Linear(n_context * q, n_sites * q, bias=False)
         nn.init.zeros_(self.context.weight)
+        if hidden:
+            if q != 2:
+                raise ValueError("hidden units in the conditional nets need binary spins")
+            sites = torch.arange(n_sites)
+            degrees = sites.repeat_interleave(hidden)
+            self.register_buffer("in_mask", (degrees[:, None] >= sites[None, :]).float())
+            self.register_buffer("out_mask", (sites[:, None] > degrees[None, :]).float())
+            self.hidden_in = nn.Linear(n_sites + n_context, len(degrees))
+            self.activation = nn.PReLU()
+            self.hidden_out = nn.Linear(len(degrees), n_sites, bias=False)
+            nn.init.zeros_(self.hidden_out.weight)  # starts as the linear conditional
 
     def forward(self, one_hot: torch.Tensor, context_one_hot: torch.Tensor) -> torch.Tensor:
+        if self.hidden:
+            raise NotImplementedError("hidden units: use log_prob_bits / sample_bits")
         shift = self.context(context_one_hot.flatten(1)).view(-1, self.n_sites, self.q)
         return self.made(one_hot) + shift.transpose(1, 2)
 
@@ -49,26 +70,76 @@ class ConditionalMADE(nn.Module):
         also log q(1 - values | 1 - context) (see ``binary_log_q``)."""
         weight, offset = self._binary_weights()
         inputs = torch.cat([values, context_bits], dim=1)
-        return binary_log_q(values, inputs, weight, offset, flipped)
+        extra = (0, 0)
+        if self.hidden:
+            extra = (self._hidden_logits(inputs), self._hidden_logits(1 - inputs) if flipped else 0)
+        return binary_log_q(values, inputs, weight, offset, flipped, extra)
 
     def _binary_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
         made, made_offset = self.made.folded_binary()
         context, context_offset = fold_binary(self.context.weight)
         return torch.cat([made, context], dim=1), made_offset + context_offset
 
+    def _hidden_weights(self):
+        weight = self.hidden_in.weight
+        values = weight[:, : self.n_sites] * self.in_mask
+        return values, weight[:, self.n_sites :], self.hidden_out.weight * self.out_mask
+
+    def _hidden_logits(self, inputs: torch.Tensor) -> torch.Tensor:
+        values, context, out = self._hidden_weights()
+        bits = inputs.to(values.dtype)
+        h = F.linear(bits[:, : self.n_sites], values) + F.linear(bits[:, self.n_sites :], context)
+        return F.linear(self.activation(h + self.hidden_in.bias), out)
+
     @torch.no_grad()
     def sample_bits(self, context_bits: torch.Tensor, generator=None) -> torch.Tensor:
         """One draw (batch, n_sites) of binary spins per row of 0/1 context bits."""
         weight, offset = self._binary_weights()
-        logits = F.linear(context_bits.to(weight.dtype), weight[:, self.n_sites :], offset)
+        context_bits = context_bits.to(weight.dtype)
+        logits = F.linear(context_bits, weight[:, self.n_sites :], offset)
         uniforms = torch.rand(logits.shape, generator=generator, device=logits.device)
-        return draw_binary(logits, weight[:, : self.n_sites], uniforms)
+        if not self.hidden:
+            return draw_binary(logits, weight[:, : self.n_sites], uniforms)
+        values, context, out = self._hidden_weights()
+        h = F.linear(context_bits, context, self.hidden_in.bias)
+        hidden = (h, values, out, self.activation, self.hidden)
+        return draw_binary_hidden(logits, weight[:, : self.n_sites], uniforms, hidden)
 
     @torch.no_grad()
     def sample(self, context_one_hot: torch.Tensor, generator=None) -> torch.Tensor:
         """One draw (batch, n_sites) per context row."""
         shift = self.context(context_one_hot.flatten(1))
         return self.made.sample_incremental(len(shift), generator, shift)
+
+
+def draw_binary_hidden(logits, delta, uniforms, hidden, block: int = 32) -> torch.Tensor:
+    """``draw_binary`` with a masked hidden layer added to the logit differences: hidden =
+    (h, values, out, activation, width), h (batch, n_sites * width) the pre-activations
+    before any site is drawn, values (n_sites * width, n_sites) and out (n_sites, n_sites *
+    width) the masked weights; unit u has degree u // width. Units of a block's degrees are
+    complete once the block is drawn: one matmul then adds them to the logits after it."""
+    h, values, out, activation, width = hidden
+    logits, h = logits.clone(), h.clone()
+    n_sites = logits.shape[1]
+    bits = torch.zeros_like(logits)
+    for start in range(0, n_sites, block):
+        stop = min(start + block, n_sites)
+        first, last = start * width, stop * width  # the block's units
+        for site in range(start, stop):
+            unit = site * width
+            d = logits[:, site]
+            if unit > first:  # complete units of the block's earlier sites
+                d = d + activation(h[:, first:unit]) @ out[site, first:unit]
+            drawn = (uniforms[:, site] < torch.sigmoid(d)).to(logits.dtype)
+            bits[:, site] = drawn
+            logits[:, site + 1 : stop] += drawn[:, None] * delta[site + 1 : stop, site]
+            h[:, unit:last] += drawn[:, None] * values[unit:last, site]
+        if stop < n_sites:
+            drawn = bits[:, start:stop]
+            logits[:, stop:] += drawn @ delta[stop:, start:stop].T
+            logits[:, stop:] += activation(h[:, first:last]) @ out[stop:, first:last].T
+            h[:, last:] += drawn @ values[last:, start:stop].T
+    return bits.long()
 
 
 def _square_sites(
@@ -113,13 +184,17 @@ class _ConditionalStages(nn.Module):
     """Groups of cells generated stage after stage: a stage's groups share one conditional
     one-layer VAN, each group conditioned on cells fixed before it (earlier stages or given)."""
 
-    def _set_stages(self, stages: list[tuple[list, list]], q: int) -> None:
+    def _set_stages(
+        self, stages: list[tuple[list, list]], q: int, hidden: int = 0, hidden_min_sites: int = 0
+    ) -> None:
+        """``hidden`` units per site in the nets of groups of >= ``hidden_min_sites`` sites."""
         nets = []
         for number, (contexts, targets) in enumerate(stages):
             contexts, targets = torch.tensor(contexts), torch.tensor(targets)
             self.register_buffer(f"contexts_{number}", contexts)
             self.register_buffer(f"targets_{number}", targets)
-            nets.append(ConditionalMADE(contexts.shape[1], targets.shape[1], q))
+            units = hidden if targets.shape[1] >= hidden_min_sites else 0
+            nets.append(ConditionalMADE(contexts.shape[1], targets.shape[1], q, units))
         self.stage_nets = nn.ModuleList(nets)
 
     def _stage(self, number: int):
@@ -160,7 +235,18 @@ class _ConditionalStages(nn.Module):
 class HierarchicalSampler(_ConditionalStages):
     """HAN over (batch, L*L) spins in {0..q-1}; the interface of ``AutoregressiveSampler``."""
 
-    def __init__(self, L: int, q: int = 2, z2_symmetric: bool = False):
+    def __init__(
+        self,
+        L: int,
+        q: int = 2,
+        z2_symmetric: bool = False,
+        hidden: int = 0,
+        hidden_min_sites: int = 13,
+    ):
+        """``hidden`` > 0 (binary): that many hidden units per site in the conditional nets of
+        the crosses of >= ``hidden_min_sites`` sites (default: squares of side >= 7; a single
+        site given its neighbours is exactly logistic-linear, and the 5-site crosses are many
+        and small)."""
         super().__init__()
         if L < 4 or L & (L - 1):
             raise ValueError(f"HAN needs L a power of two >= 4, not {L}")
@@ -170,7 +256,7 @@ class HierarchicalSampler(_ConditionalStages):
         border = [c for c in range(L)] + [r * L for r in range(1, L)]  # row 0, then column 0
         self.register_buffer("border_sites", torch.tensor(border))
         self.border_net = MADE(len(border), q, depth=1)
-        self._set_stages(_square_levels(L, [(1, 1)], L - 1), q)
+        self._set_stages(_square_levels(L, [(1, 1)], L - 1), q, hidden, hidden_min_sites)
 
     def _log_q(self, spins: torch.Tensor) -> torch.Tensor:
         border = F.one_hot(spins[:, self.border_sites], self.q).float()
