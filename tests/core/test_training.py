@@ -154,3 +154,22 @@ def test_step_loop_resumes_exactly(tmp_path):
     assert history["steps"] == 6 and len(history["history"]) == 6
     for key, value in straight.state_dict().items():
         assert torch.allclose(value, resumed.state_dict()[key])
+
+
+def test_stochastic_validation_loss_uses_the_same_draws_every_epoch():
+    # a diffusion-like loss: its value depends on random draws; with the model frozen
+    # (learning rate 0) every epoch must report the same validation loss, while the
+    # training losses, drawn afresh, differ
+    def noisy_mse(model, x, y):
+        return mse(model, x, y) * (1 + torch.rand(()))
+
+    x, y = regression_problem(128)
+    history = fit(
+        torch.nn.Linear(3, 1),
+        noisy_mse,
+        (x, y),
+        TrainingConfig(epochs=4, batch_size=16, learning_rate=0.0, patience=None),
+        progress=False,
+    )["history"]
+    assert len({h["val_loss"] for h in history}) == 1
+    assert len({h["train_loss"] for h in history}) == 4

@@ -64,11 +64,17 @@ def _batches(tensors: Sequence[torch.Tensor], index: np.ndarray, batch_size: int
 
 
 def _validation_loss(model, loss_fn, tensors, index, config) -> float:
+    """Mean loss over the validation rows. Stochastic losses (diffusion noise levels,
+    dequantisation noise) draw the same random numbers at every epoch, so that epochs are
+    compared on the same draws (early stopping reacts to the model, not to the draw); the
+    training stream of random numbers is left as it was."""
     if len(index) == 0:
         return float("nan")
     model.eval()
     total, count = 0.0, 0
-    with torch.no_grad():
+    devices = [torch.device(config.device)] if config.device.startswith("cuda") else []
+    with torch.no_grad(), torch.random.fork_rng(devices=devices):
+        torch.manual_seed(config.seed + 1)
         for batch in _batches(tensors, index, config.batch_size * 4, config.device):
             loss = loss_fn(model, *batch)
             if torch.isfinite(loss):
