@@ -29,6 +29,7 @@ from physgen.core.training import StepConfig  # noqa: E402
 from physgen.lattice.estimators import draw, neural_mcmc, nis_estimates  # noqa: E402
 from physgen.lattice.exact import BETA_C, kaufman_log_z  # noqa: E402
 from physgen.lattice.mutual_information import torus_halves_mutual_information  # noqa: E402
+from physgen.lattice.symmetries import torus_symmetries  # noqa: E402
 from physgen.lattice.variational import (  # noqa: E402
     SamplerConfig,
     build_lattice,
@@ -36,6 +37,7 @@ from physgen.lattice.variational import (  # noqa: E402
     save_sampler,
     train_sampler,
 )
+from physgen.models.symmetrized import PermutationAveraged  # noqa: E402
 
 
 def main() -> None:
@@ -57,6 +59,12 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=4_000_000)
     parser.add_argument("--mi-sizes", default="", help="also time the exact MI at these L")
     parser.add_argument("--save", type=Path, help="write the trained sampler to this file")
+    parser.add_argument(
+        "--symmetrize",
+        default="none",
+        help="comma list of none, dihedral, dihedral-half-shifts: one estimate each, with the "
+        "trained sampler averaged over those torus symmetries",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     config = SamplerConfig(
@@ -80,43 +88,51 @@ def main() -> None:
         _record_per_step(args, train_s / 10)
         return
     lattice = build_lattice(config)
-    start = time.perf_counter()
-    log_q, energies = draw(
-        sampler,
-        lambda s: lattice.energy(lattice_spins(config, s).view(-1, args.L, args.L)),
-        args.beta,
-        args.samples,
-        batch=args.sample_batch,
-        seed=7,
-    )
-    sample_s = time.perf_counter() - start
-    nis = nis_estimates(log_q, energies, args.beta, lattice.n_sites)
-    mcmc = neural_mcmc(log_q, energies, args.beta)
-    exact = kaufman_log_z(args.beta, args.L)
-    row = {
-        "network": args.network,
-        "hidden": _hidden_units(args),
-        "parameters": sum(p.numel() for p in sampler.parameters()),
-        "L": args.L,
-        "beta": args.beta,
-        "steps": args.steps,
-        "schedule": args.schedule,
-        "learning_rate": args.lr,
-        "batch_size": args.batch_size,
-        "train_s": train_s,
-        "samples": args.samples,
-        "samples_per_s": args.samples / sample_s,
-        "nis_relerr": abs(nis["log_z"] - exact) / abs(exact),
-        "nis_relerr_sigma": nis["log_z_err"] / abs(exact),
-        "variational_relerr": abs(
-            nis["variational_free_energy_per_site"] * args.beta * lattice.n_sites + exact
+    rows = []
+    for group in args.symmetrize.split(","):
+        evaluated = sampler
+        if group != "none":
+            evaluated = PermutationAveraged(sampler, torus_symmetries(args.L, group))
+        start = time.perf_counter()
+        log_q, energies = draw(
+            evaluated,
+            lambda s: lattice.energy(lattice_spins(config, s).view(-1, args.L, args.L)),
+            args.samples,
+            batch=args.sample_batch,
+            seed=7,
         )
-        / abs(exact),
-        "ess": nis["ess_fraction"],
-        "nmcmc_acceptance": mcmc["acceptance"],
-        "nmcmc_tau_int": mcmc["tau_int_energy"],
-    }
-    print_table([row], list(row))
+        sample_s = time.perf_counter() - start
+        nis = nis_estimates(log_q, energies, args.beta, lattice.n_sites)
+        mcmc = neural_mcmc(log_q, energies, args.beta)
+        exact = kaufman_log_z(args.beta, args.L)
+        rows.append(
+            {
+                "network": args.network,
+                "hidden": _hidden_units(args),
+                "symmetrized": group,
+                "parameters": sum(p.numel() for p in sampler.parameters()),
+                "L": args.L,
+                "beta": args.beta,
+                "steps": args.steps,
+                "schedule": args.schedule,
+                "learning_rate": args.lr,
+                "batch_size": args.batch_size,
+                "train_s": train_s,
+                "samples": args.samples,
+                "samples_per_s": args.samples / sample_s,
+                "nis_relerr": abs(nis["log_z"] - exact) / abs(exact),
+                "nis_relerr_sigma": nis["log_z_err"] / abs(exact),
+                "variational_relerr": abs(
+                    nis["variational_free_energy_per_site"] * args.beta * lattice.n_sites + exact
+                )
+                / abs(exact),
+                "ess": nis["ess_fraction"],
+                "nmcmc_acceptance": mcmc["acceptance"],
+                "nmcmc_tau_int": mcmc["tau_int_energy"],
+            }
+        )
+        print_table(rows[-1:], list(rows[-1]))
+    row = rows[0]
     mi_rows = []
     for L in (int(v) for v in args.mi_sizes.split(",") if v):
         for beta in (0.3, BETA_C, 0.6):
@@ -125,7 +141,7 @@ def main() -> None:
             mi_rows.append(
                 {"L": L, "beta": beta, "exact_mi": value, "seconds": time.perf_counter() - start}
             )
-    payload = {"machine": machine(), "samplers": _merge_rows("samplers", row)}
+    payload = {"machine": machine(), "samplers": _merge_rows("samplers", *rows)}
     if abs(args.beta - BETA_C) < 1e-6:
         payload[f"ising2d_L{args.L}_betac_{args.network}_nis_relerr"] = row["nis_relerr"]
         if args.network == "made":
@@ -136,13 +152,22 @@ def main() -> None:
     merge_result("lattice", payload)
 
 
-def _merge_rows(key: str, row: dict) -> list[dict]:
-    """The result file's rows under ``key`` with the row of the same network, hidden units, L,
-    beta, steps and batch size as ``row`` replaced by it (rows without ``hidden``: 0)."""
+def _merge_rows(key: str, *new_rows: dict) -> list[dict]:
+    """The result file's rows under ``key`` with those of the same network, hidden units,
+    symmetrization, L, beta, steps and batch size as a new row replaced by it (rows without
+    ``hidden`` / ``symmetrized``: 0 / "none")."""
     path = RESULTS / "lattice.json"
     rows = json.loads(path.read_text()).get(key, []) if path.exists() else []
-    same = ("network", "hidden", "L", "beta", "steps", "batch_size")
-    return [r for r in rows if any(r.get(k, 0) != row.get(k, 0) for k in same)] + [row]
+    same = ("network", "hidden", "symmetrized", "L", "beta", "steps", "batch_size")
+    defaults = {"hidden": 0, "symmetrized": "none"}
+    for row in new_rows:
+        rows = [
+            r
+            for r in rows
+            if any(r.get(k, defaults.get(k)) != row.get(k, defaults.get(k)) for k in same)
+        ]
+        rows.append(row)
+    return rows
 
 
 def _hidden_units(args) -> int:

@@ -67,7 +67,6 @@ def nis_against_kaufman(sampler, config, n=20000, seed=3):
     log_q, energies = draw(
         sampler,
         lambda s: lattice.energy(lattice_spins(config, s).view(-1, *lattice.shape)),
-        config.beta,
         n,
         seed=seed,
     )

@@ -190,7 +190,6 @@ def draw_edge_slices(sampler, chain: TrotterChain, n: int, batch: int = 10_000, 
     log_q, energies, edges = draw(
         sampler,
         lambda bits: model.energy(torus(bits)).double(),
-        1.0,
         n,
         batch,
         seed,

@@ -13,6 +13,7 @@ from physgen.lattice.conditional_z import (
 )
 from physgen.lattice.estimators import draw, neural_mcmc, nis_estimates
 from physgen.lattice.exact import kaufman_log_z
+from physgen.lattice.symmetries import torus_symmetries
 from physgen.lattice.variational import (
     boltzmann_beta,
     build_lattice,
@@ -20,13 +21,19 @@ from physgen.lattice.variational import (
     load_sampler,
     trotter_chain,
 )
+from physgen.models.symmetrized import PermutationAveraged
 
 OBSERVABLES = ("free-energy", "energy", "nmcmc", "mi", "renyi2")
 STRIP_STEPS, STRIP_DRAWS = 2000, 64  # the conditional strip sampler of the mi observable
 
 
 def estimate_run(
-    run_dir, observables: list[str], samples: int, seed: int = 1, mi_conditional: str = "auto"
+    run_dir,
+    observables: list[str],
+    samples: int,
+    seed: int = 1,
+    mi_conditional: str = "auto",
+    symmetrize: str = "none",
 ) -> dict:
     unknown = sorted(set(observables) - set(OBSERVABLES))
     if unknown:
@@ -39,12 +46,17 @@ def estimate_run(
             f"{run_dir} holds no sampler.pt: train one with `physgen lattice train`"
         )
     sampler, config = load_sampler(path)
+    if symmetrize != "none":
+        if config.lattice not in ("ising2d", "potts"):
+            raise PhysgenInputError(
+                f"--symmetrize needs a square torus (ising2d, potts), not {config.lattice}"
+            )
+        sampler = PermutationAveraged(sampler, torus_symmetries(config.L, symmetrize))
     lattice = build_lattice(config)
     beta = boltzmann_beta(config)
     log_q, energies = draw(
         sampler,
         lambda s: lattice.energy(lattice_spins(config, s).view(-1, *lattice.shape)),
-        beta,
         samples,
         seed=seed,
     )
@@ -54,6 +66,7 @@ def estimate_run(
         "L": config.L,
         "beta": config.beta,
         "n_samples": samples,
+        "symmetrized": symmetrize,
         "ess_fraction": estimates["ess_fraction"],
     }
     if "free-energy" in observables:

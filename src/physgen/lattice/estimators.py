@@ -19,7 +19,7 @@ import torch
 from scipy.special import logsumexp
 
 
-def draw(sampler, energy_fn, beta: float, n: int, batch: int = 1000, seed: int = 0, keep=None):
+def draw(sampler, energy_fn, n: int, batch: int = 1000, seed: int = 0, keep=None):
     """n samples: (log q, energies) as float64 numpy arrays; with ``keep`` (a function of a
     batch of samples) also the concatenation of what it returns for every batch."""
     generator = torch.Generator().manual_seed(seed)
