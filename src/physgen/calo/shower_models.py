@@ -49,8 +49,11 @@ class ShowerModelConfig:
     denoiser: DenoiserConfig = field(default_factory=DenoiserConfig)
     trees: TreeConfig = field(default_factory=TreeConfig)  # the "trees" model
     tree_components: int = 64  # "trees": principal components the trees model
-    sampler: str = "heun"  # default sampler of the diffusion model (generate --sampler overrides)
-    steps: int = 32  # default number of noise levels / time steps
+    # generation defaults (generate --sampler / --steps override); None: the model's own
+    # (diffusion: DPM-Solver++(2M), 8 noise levels, from benchmarks/sampler_study.py;
+    # flow matching: midpoint, 32 time steps)
+    sampler: str | None = None
+    steps: int | None = None
 
 
 def _log_energy(incident_mev: torch.Tensor) -> torch.Tensor:
