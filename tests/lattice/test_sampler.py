@@ -43,7 +43,9 @@ def all_configurations(n_sites, q=2):
         (PixelCNN(3, 3, depth=3, width=4), False),
     ],
 )
-def test_log_q_is_normalised_and_sampling_follows_it(conditional, z2):
+def test_log_q_is_normalised_and_sampling_follows_it(
+    conditional, z2, assert_sampling_follows_log_q
+):
     torch.manual_seed(0)
     sampler = AutoregressiveSampler(conditional, z2)
     with torch.no_grad():
@@ -52,13 +54,7 @@ def test_log_q_is_normalised_and_sampling_follows_it(conditional, z2):
     configurations = all_configurations(9, conditional.q)
     log_q = sampler.log_prob(configurations)
     assert torch.logsumexp(log_q, 0).item() == pytest.approx(0.0, abs=1e-5)
-    spins = sampler.sample(4000, torch.Generator().manual_seed(1))
-    code = (spins * conditional.q ** torch.arange(8, -1, -1)).sum(1)
-    frequency = torch.bincount(code, minlength=len(configurations)).double() / 4000
-    probability = log_q.exp().double()
-    # chi-square-like bound: every cell within 5 standard deviations
-    sigma = torch.sqrt(probability * (1 - probability) / 4000) + 1e-4
-    assert ((frequency - probability).abs() / sigma).max() < 5
+    assert_sampling_follows_log_q(sampler, log_q.detach(), n=4000, q=conditional.q, bound=5)
 
 
 def nis_against_kaufman(sampler, config, n=20000, seed=3):
@@ -140,7 +136,7 @@ def test_ess_of_known_weights():
 
 
 @pytest.mark.parametrize("z2, hidden", [(False, 0), (True, 0), (False, 3), (True, 3)])
-def test_han_log_q_is_normalised_and_sampling_follows_it(z2, hidden):
+def test_han_log_q_is_normalised_and_sampling_follows_it(z2, hidden, assert_sampling_follows_log_q):
     from physgen.models.hierarchical import HierarchicalSampler
 
     torch.manual_seed(0)
@@ -153,13 +149,7 @@ def test_han_log_q_is_normalised_and_sampling_follows_it(z2, hidden):
     with torch.no_grad():
         log_q = sampler.log_prob(configurations)
     assert torch.logsumexp(log_q, 0).item() == pytest.approx(0.0, abs=1e-5)
-    n = 40000
-    spins = sampler.sample(n, torch.Generator().manual_seed(1))
-    code = (spins * 2 ** torch.arange(15, -1, -1)).sum(1)
-    frequency = torch.bincount(code, minlength=len(configurations)).double() / n
-    probability = log_q.exp().double()
-    sigma = torch.sqrt(probability * (1 - probability) / n) + 1e-4
-    assert ((frequency - probability).abs() / sigma).max() < 5.5
+    assert_sampling_follows_log_q(sampler, log_q)
 
 
 def test_han_sites_are_each_generated_once(assert_stages_are_autoregressive):
