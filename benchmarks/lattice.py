@@ -33,6 +33,7 @@ from physgen.lattice.symmetries import torus_symmetries  # noqa: E402
 from physgen.lattice.variational import (  # noqa: E402
     SamplerConfig,
     build_lattice,
+    han_hidden_units,
     lattice_spins,
     save_sampler,
     train_sampler,
@@ -85,7 +86,7 @@ def main() -> None:
     if args.save:
         save_sampler(args.save, sampler, config)
     if args.per_step_only:
-        _record_per_step(args, train_s / 10)
+        _record_per_step(args, config, train_s / 10)
         return
     lattice = build_lattice(config)
     rows = []
@@ -108,7 +109,7 @@ def main() -> None:
         rows.append(
             {
                 "network": args.network,
-                "hidden": _hidden_units(args),
+                "hidden": han_hidden_units(config),
                 "symmetrized": group,
                 "parameters": sum(p.numel() for p in sampler.parameters()),
                 "L": args.L,
@@ -170,15 +171,10 @@ def _merge_rows(key: str, *new_rows: dict) -> list[dict]:
     return rows
 
 
-def _hidden_units(args) -> int:
-    """Hidden units per site in the HAN's conditional nets (0: one-layer)."""
-    return args.width if args.network == "han" and args.depth > 1 else 0
-
-
-def _record_per_step(args, seconds_per_step: float) -> None:
+def _record_per_step(args, config, seconds_per_step: float) -> None:
     row = {
         "network": args.network,
-        "hidden": _hidden_units(args),
+        "hidden": han_hidden_units(config),
         "L": args.L,
         "batch_size": args.batch_size,
         "seconds_per_step": seconds_per_step,

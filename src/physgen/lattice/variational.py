@@ -69,15 +69,22 @@ def lattice_spins(config: SamplerConfig, spins: torch.Tensor) -> torch.Tensor:
     return spins if config.lattice == "potts" else 2 * spins - 1
 
 
+def han_hidden_units(config: SamplerConfig) -> int:
+    """Hidden units per site in the HAN's conditional nets (depth 2: ``width``; else 0)."""
+    return config.width if config.network == "han" and config.depth > 1 else 0
+
+
 def build_sampler(config: SamplerConfig) -> AutoregressiveSampler | HierarchicalSampler:
     q = config.q if config.lattice == "potts" else 2
     n_sites = build_lattice(config).n_sites
     if config.lattice == "tfim-chain" and config.network != "made":
         raise PhysgenInputError("the tfim-chain torus is not square: use network 'made'")
     if config.network == "han":
-        hidden = config.width if config.depth > 1 else 0  # depth 2: hidden units per site
         return HierarchicalSampler(
-            config.L, q, z2_symmetric=config.z2_symmetric and q == 2, hidden=hidden
+            config.L,
+            q,
+            z2_symmetric=config.z2_symmetric and q == 2,
+            hidden=han_hidden_units(config),
         )
     if config.network == "made":
         conditional = MADE(n_sites, q, depth=config.depth, width=config.width)
