@@ -6,15 +6,17 @@ at batch 1, 100 and 10000, and times Geant4 on the same energies in the same run
 subset of them, CPU seconds per shower, one process) for the speed-up.
 
     python benchmarks/flows.py [--train T.h5 --reference R.h5] [--quick] [--tag NAME]
-        [--models caloflow,caloflow-distilled,coupling] [--geant4-showers 40]
+        [--models caloflow,caloflow-distilled,coupling,latent-flow] [--geant4-showers 40]
         [--metrics hist,cls-low,cls-high,fpd]
 
-Default files: the `ds2-e-1-100GeV` preset. Writes benchmarks/results/flows.json.
+Default files: the `ds2-e-1-100GeV` preset. Rows go into benchmarks/results/flows.json (a
+list; a new row replaces the one of the same model, --tag and classifier).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import sys
 import time
@@ -25,7 +27,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _calo_runs import preset_files, trained_model  # noqa: E402
-from _common import machine, print_table, write_result  # noqa: E402
+from _common import RESULTS, machine, print_table, write_result  # noqa: E402
 from physgen.calo.evaluate import EvaluationConfig, evaluate  # noqa: E402
 from physgen.calo.io import read_showers, write_showers  # noqa: E402
 from physgen.calo.shower_models import ShowerModel  # noqa: E402
@@ -112,7 +114,16 @@ def main() -> None:
             }
         )
     print_table(rows, [k for k in rows[0] if k not in ("train_file", "reference_file", "machine")])
-    write_result("flows" if args.tag == "ds2-e-1-100GeV" else f"flows_{args.tag}", rows)
+    write_result("flows", _merged_rows(rows))
+
+
+def _merged_rows(new_rows: list[dict]) -> list[dict]:
+    """flows.json's rows with those of the same model, data tag and classifier replaced."""
+    path = RESULTS / "flows.json"
+    rows = json.loads(path.read_text()) if path.exists() else []
+    key = ("model", "tag", "classifier")
+    replaced = {tuple(r[k] for k in key) for r in new_rows}
+    return [r for r in rows if tuple(r.get(k) for k in key) not in replaced] + new_rows
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The main job on the embedded demo sample: simulate Geant4 showers, train a CaloFlow-style
-# surrogate, generate showers for the reference energies, evaluate them, write the report.
+# The main job on the embedded demo sample: simulate Geant4 showers, train a flow
+# surrogate (a CaloINN-style latent flow), generate showers for the reference energies,
+# evaluate them, write the report.
 # Outputs go to ${1:-demo-out}/; the Geant4 sample is cached (see docs/calo.md).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/ensure-venv.sh"
@@ -14,7 +15,7 @@ physgen calo simulate --preset demo --jobs 2
 physgen calo inspect "$SAMPLES/train.h5"
 echo "== 2/5 train (config $CONFIG)"
 rm -rf "$OUT/run"
-physgen calo train --model caloflow --config "$CONFIG" --data "$SAMPLES/train.h5" --out "$OUT/run"
+physgen calo train --model latent-flow --config "$CONFIG" --data "$SAMPLES/train.h5" --out "$OUT/run"
 echo "== 3/5 generate one shower per reference incident energy"
 rm -f "$OUT/generated.h5"
 physgen calo generate --run "$OUT/run" --energies "$SAMPLES/reference.h5" --batch-size 500 --out "$OUT/generated.h5"

@@ -147,7 +147,7 @@ def test_trees_model(tmp_path):
     energies, showers = tiny_data(200)
     config = ShowerModelConfig(
         model="trees",
-        tree_components=8,
+        latent_components=8,
         trees=TreeConfig(
             steps=4,
             duplicates=3,
@@ -174,6 +174,57 @@ def test_trees_model(tmp_path):
     again.steps = 3
     with pytest.raises(PhysgenInputError, match="divisor"):
         again.sample(energies[:5], seed=1)
+
+
+def test_latent_flow_model(tmp_path):
+    energies, showers = tiny_data(300)
+    config = ShowerModelConfig(
+        model="latent-flow",
+        latent_components=16,
+        flow=FlowConfig(kind="coupling-rqs", transforms=4, hidden=(32,), bins=4),
+        training=TrainingConfig(epochs=8, batch_size=50, learning_rate=3e-3, patience=None),
+    )
+    model = build_model(GEOMETRY, config)
+    history = model.fit(energies, showers, tmp_path / "run", progress=False)["flow"]
+    losses = [h["train_loss"] for h in history["history"]]
+    assert losses[-1] < losses[0]
+    assert 0 < history["explained_variance"] < 1
+    generated = model.sample(energies[:40], batch_size=15, seed=3)
+    assert generated.shape == (40, 368) and generated.dtype == np.float32
+    assert np.isfinite(generated).all() and (generated >= 0).all()
+    positive = generated[generated > 0]
+    assert positive.size and positive.min() >= model.zero_suppression_mev.item()
+    assert np.all(generated.sum(1) <= 1.5 * energies[:40] * (1 + 1e-5))
+    model.save(tmp_path / "model.pt")
+    again = ShowerModel.load(tmp_path / "model.pt")
+    assert np.array_equal(again.sample(energies[:40], batch_size=15, seed=3), generated)
+    assert torch.equal(
+        again.latent_log_prob(showers[:5], energies[:5]),
+        model.latent_log_prob(showers[:5], energies[:5]),
+    )
+    with pytest.raises(NotImplementedError, match="latent_log_prob"):
+        model.log_prob(torch.as_tensor(showers[:2]), torch.as_tensor(energies[:2]))
+
+
+def test_trees_models_saved_before_the_shared_latent_space_still_load(tmp_path):
+    pytest.importorskip("xgboost")
+    from physgen.models.trees import TreeConfig
+
+    energies, showers = tiny_data(100)
+    trees = TreeConfig(steps=2, duplicates=1, n_estimators=3, max_depth=2, n_jobs=1)
+    config = ShowerModelConfig(model="trees", latent_components=4, trees=trees)
+    model = build_model(GEOMETRY, config)
+    model.fit(energies, showers, progress=False)
+    model.save(tmp_path / "model.pt")
+    payload = torch.load(tmp_path / "model.pt", weights_only=False)
+    payload["config"]["tree_components"] = payload["config"].pop("latent_components")
+    state = payload["state_dict"]
+    for name in ("mean", "components", "scale"):
+        state[f"pca_{name}"] = state.pop(f"pca.{name}")
+    state["residual_std"] = state.pop("pca.residual_std")
+    torch.save(payload, tmp_path / "old.pt")
+    old = ShowerModel.load(tmp_path / "old.pt")
+    assert np.array_equal(old.sample(energies[:9], seed=2), model.sample(energies[:9], seed=2))
 
 
 def test_zero_suppression_is_the_training_voxel_quantile():

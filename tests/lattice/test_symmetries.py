@@ -71,3 +71,12 @@ def test_estimate_cli_with_a_symmetrized_sampler_matches_kaufman(tmp_path):
     assert result["symmetrized"] == "dihedral"
     exact = kaufman_log_z(BETA, 4)
     assert abs(result["log_z"] - exact) < 4 * result["log_z_err"] + 1e-4
+
+
+def test_the_cli_offers_exactly_the_symmetry_groups():
+    # the CLI lists the names itself so that `physgen --help` does not import torch
+    from physgen.lattice.commands import estimate
+    from physgen.lattice.symmetries import SYMMETRY_GROUPS
+
+    option = next(p for p in estimate.params if p.name == "symmetrize")
+    assert tuple(option.type.choices) == SYMMETRY_GROUPS

@@ -328,7 +328,9 @@ def evaluate(
     "model_name",
     default="caloflow",
     show_default=True,
-    type=click.Choice(["caloflow", "coupling", "diffusion", "flow-matching", "trees"]),
+    type=click.Choice(
+        ["caloflow", "coupling", "latent-flow", "diffusion", "flow-matching", "trees"]
+    ),
     help="Shower model family.",
 )
 @click.option(

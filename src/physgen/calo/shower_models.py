@@ -48,7 +48,8 @@ class ShowerModelConfig:
     zero_suppression_quantile: float | None = 0.01
     denoiser: DenoiserConfig = field(default_factory=DenoiserConfig)
     trees: TreeConfig = field(default_factory=TreeConfig)  # the "trees" model
-    tree_components: int = 64  # "trees": principal components the trees model
+    # "trees", "latent-flow": leading principal components of the preprocessed showers
+    latent_components: int = 64
     # generation defaults (generate --sampler / --steps override); None: the model's own
     # (diffusion: DPM-Solver++(2M), 8 noise levels, from benchmarks/sampler_study.py;
     # flow matching: midpoint, 32 time steps)
@@ -107,7 +108,8 @@ class ShowerModel(nn.Module):
         histories, inputs = {}, {}
         for flow_name, flow in self._flows():
             x, c = inputs[flow_name] = self._training_inputs(energies, showers, flow_name)
-            flow.preprocessing.transforms[-1].fit(flow.preprocessing.transforms[0](x)[0])
+            if flow.preprocessing is not None:
+                flow.preprocessing.transforms[-1].fit(flow.preprocessing.transforms[0](x)[0])
             flow_dir = Path(run_dir) / flow_name if run_dir is not None else None
             histories[flow_name] = fit(
                 flow,
@@ -186,7 +188,7 @@ class ShowerModel(nn.Module):
 
     @staticmethod
     def load(path) -> ShowerModel:
-        payload = torch.load(path, map_location="cpu", weights_only=False)
+        payload = _upgrade_payload(torch.load(path, map_location="cpu", weights_only=False))
         config = from_dict(ShowerModelConfig, payload["config"], str(path))
         model = build_model(get_geometry(payload["geometry"]), config)
         state = payload["state_dict"]
@@ -251,8 +253,10 @@ class _LayerEnergyRepresentation(ShowerModel):
         return (showers / (e_layer @ self.layer_matrix.T).clamp_min(1e-12)).clamp(0, 1)
 
     def _assemble(self, ratios, shape, energies):
+        """Showers from layer-energy ratios and non-negative per-voxel weights (normalised
+        shapes or energies: each layer is renormalised to its energy)."""
         e_layer = self._layers_from_ratios(ratios.clamp(0, 1), energies)
-        shape = shape.clamp(0, 1)
+        shape = shape.clamp_min(0)
         sums = (shape @ self.layer_matrix) @ self.layer_matrix.T
         return shape / sums.clamp_min(1e-12) * (e_layer @ self.layer_matrix.T)
 
@@ -360,9 +364,20 @@ class CaloFlowShowerModel(_LayerEnergyRepresentation):
 MODELS = {cls.name: cls for cls in (CouplingShowerModel, CaloFlowShowerModel)}
 
 
+def _upgrade_payload(payload: dict) -> dict:
+    """Saved models of physgen <= 0.1.0 (trees: ``tree_components``, ``pca_*`` buffers)."""
+    config, state = payload["config"], payload["state_dict"]
+    if "tree_components" in config:
+        config["latent_components"] = config.pop("tree_components")
+    for old in ("pca_mean", "pca_components", "pca_scale", "residual_std"):
+        if old in state:
+            state["pca." + old.removeprefix("pca_")] = state.pop(old)
+    return payload
+
+
 def build_model(geometry: Geometry, config: ShowerModelConfig) -> ShowerModel:
-    if not MODELS.keys() >= {"diffusion", "flow-matching", "trees"}:
-        from physgen.calo import diffusion_models, tree_model  # noqa: F401  (register models)
+    if not MODELS.keys() >= {"diffusion", "flow-matching", "trees", "latent-flow"}:
+        from physgen.calo import diffusion_models, latent_models, tree_model  # noqa: F401
 
     if config.model not in MODELS:
         from physgen.core.errors import PhysgenInputError

@@ -1,0 +1,157 @@
+"""Shower models in a compressed latent space, and ``latent-flow``.
+
+A voxel-level flow for dataset 2 has 6,525 dimensions and, trained on a few thousand showers,
+learns the dequantisation noise of the empty voxels rather than the showers (the ``caloflow``
+and ``coupling`` rows of docs/benchmarks.md). CaloINN's answer for datasets 2 and 3 (Ernst et
+al., arXiv:2312.09290) is an invertible network in the latent space of an autoencoder. Here the
+autoencoder is linear: the (layer-energy ratios, shapes) representation after logit and
+standardisation is projected on its ``latent_components`` leading principal directions
+(models.pca.ProbabilisticPCA, whitened; optionally the layer-energy ratios stay beside them
+uncompressed); a generative model learns that latent vector given log E_inc, and decoding
+adds the discarded directions back as Gaussian noise of their measured variance. ``trees``
+(calo.tree_model) and ``latent-flow`` (a conditional flow of models.flows) share this space.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from physgen.calo.geometry import Geometry
+from physgen.calo.shower_models import (
+    MODELS,
+    ShowerModelConfig,
+    _LayerEnergyRepresentation,
+    _log_energy,
+    _logit_standardize,
+)
+from physgen.core.training import fit
+from physgen.models.flows import ConditionalFlow
+from physgen.models.pca import ProbabilisticPCA
+from physgen.models.preprocessing import Chain, Log, MarginalGaussianize
+
+__all__ = ["LatentRepresentation", "LatentFlowShowerModel"]
+
+
+class LatentRepresentation(_LayerEnergyRepresentation):
+    """Showers <-> latent vectors: the first ``n_exact`` preprocessed features as they are,
+    then the whitened principal-component coefficients of the other preprocessed features.
+    Subclasses choose the representation (default: the layer-energy ratios and per-layer
+    shapes of dequantised showers, all compressed) and its preprocessing."""
+
+    exact_layer_energies = False  # keep the layer-energy ratios out of the compression
+
+    def __init__(self, geometry: Geometry, config: ShowerModelConfig):
+        super().__init__(geometry, config)
+        n_features = geometry.n_layers + geometry.n_voxels
+        self.n_exact = geometry.n_layers if self.exact_layer_energies else 0
+        self.preprocessing = self._preprocessing(n_features)
+        self.pca = ProbabilisticPCA(n_features - self.n_exact, config.latent_components)
+
+    @staticmethod
+    def _preprocessing(features: int) -> Chain:
+        return _logit_standardize(features)
+
+    def _dequantized_representation(self, energies, showers, generator) -> torch.Tensor:
+        return self._representation(energies, self.dequantize(showers, generator))
+
+    @property
+    def latent_features(self) -> int:
+        return self.n_exact + self.pca.n_components
+
+    def _fit_latent(self, incident_mev, showers_mev) -> tuple[torch.Tensor, torch.Tensor, float]:
+        """Fit the preprocessing and the principal directions on dequantised training showers;
+        returns (log E_inc, latent vectors, fraction of the compressed features' variance that
+        the components explain)."""
+        energies = torch.as_tensor(np.asarray(incident_mev, np.float32))
+        showers = torch.as_tensor(np.asarray(showers_mev, np.float32))
+        generator = torch.Generator().manual_seed(self.config.training.seed)
+        x = self._dequantized_representation(energies, showers, generator)
+        self.preprocessing.transforms[-1].fit(self.preprocessing.transforms[0](x)[0])
+        with torch.no_grad():
+            u, _ = self.preprocessing(x)
+            explained = self.pca.fit(u[:, self.n_exact :], seed=self.config.training.seed)
+            return _log_energy(energies), self._encode(u), explained
+
+    def _encode(self, u: torch.Tensor) -> torch.Tensor:
+        return torch.cat([u[:, : self.n_exact], self.pca.encode(u[:, self.n_exact :])], 1)
+
+    def _showers_from_latent(self, latent, energies, generator) -> torch.Tensor:
+        compressed = self.pca.decode(latent[:, self.n_exact :], generator)
+        x = self.preprocessing.inverse(torch.cat([latent[:, : self.n_exact], compressed], 1))
+        n_layers = self.geometry.n_layers
+        return self._assemble(x[:, :n_layers], x[:, n_layers:], energies)
+
+    def log_prob(self, showers_mev, incident_mev):
+        raise NotImplementedError(
+            f"the {self.name} model has no tractable density of the showers (its principal-"
+            f"component decoder adds noise); a latent-flow gives latent_log_prob"
+        )
+
+
+class LatentFlowShowerModel(LatentRepresentation):
+    """CaloINN style for high-dimensional showers: a conditional flow (``flow``; a coupling
+    RQS flow by default) on (layer-energy ratios, whitened principal-component coefficients
+    of the voxel energies) given log E_inc.
+
+    Two choices made it work on the ds2 benchmark files (docs/benchmarks.md):
+    - every feature is mapped to a standard normal through its empirical CDF
+      (MarginalGaussianize) before the compression, so the probabilistic-PCA noise keeps each
+      voxel's energy spectrum and occupancy (a Gaussian copula);
+    - the compressed variables are voxel energies in MeV, not fractions of the layer energy:
+      the dequantisation noise of an empty voxel is then the same in every shower, while as a
+      fraction it scales with 1/E_layer, and the independent residual noise turned the empty
+      voxels of low-energy layers into 0.5-2 MeV deposits in high-energy ones.
+    The layer-energy ratios stay out of the compression and take one voxel's noise, not 144
+    voxels' (~1 MeV, as much as the last layers hold)."""
+
+    name = "latent-flow"
+    exact_layer_energies = True
+
+    def __init__(self, geometry: Geometry, config: ShowerModelConfig):
+        super().__init__(geometry, config)
+        self.flow = ConditionalFlow(self.latent_features, 1, config.flow, seed=config.training.seed)
+
+    @staticmethod
+    def _preprocessing(features: int) -> Chain:
+        return Chain(Log(1e-6), MarginalGaussianize(features))
+
+    def _dequantized_representation(self, energies, showers, generator) -> torch.Tensor:
+        layer_noise = torch.rand(len(showers), self.geometry.n_layers, generator=generator)
+        e_layer = self._layer_energies(showers) + layer_noise * self.noise_mev
+        voxels = self.dequantize(showers, generator)
+        return torch.cat([self._energy_ratios(e_layer, energies), voxels], 1)
+
+    def fit(self, incident_mev, showers_mev, run_dir=None, resume=False, progress=True) -> dict:
+        self.fit_zero_suppression(showers_mev)
+        log_energy, latent, explained = self._fit_latent(incident_mev, showers_mev)
+        history = fit(
+            self.flow,
+            self._loss,
+            (latent, log_energy),
+            self.config.training,
+            Path(run_dir) / "flow" if run_dir is not None else None,
+            resume,
+            progress,
+            description=f"{self.name}:flow",
+        )
+        return {"flow": {**history, "explained_variance": explained}}
+
+    def _generate(self, energies, generator):
+        z = self.flow.sample(_log_energy(energies), generator)
+        return self._showers_from_latent(z, energies, generator)
+
+    @torch.no_grad()
+    def latent_log_prob(self, showers_mev, incident_mev, seed: int = 0) -> torch.Tensor:
+        """log density under the flow of the showers' latent vectors (for one draw of the
+        dequantisation noise)."""
+        energies = torch.as_tensor(np.asarray(incident_mev, np.float32))
+        showers = torch.as_tensor(np.asarray(showers_mev, np.float32))
+        generator = torch.Generator().manual_seed(seed)
+        u, _ = self.preprocessing(self._dequantized_representation(energies, showers, generator))
+        return self.flow.log_prob(self._encode(u), _log_energy(energies))
+
+
+MODELS[LatentFlowShowerModel.name] = LatentFlowShowerModel
