@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from physgen.models.pca import ProbabilisticPCA
@@ -27,7 +28,7 @@ def test_recovers_the_subspace_and_whitens():
     assert torch.allclose(z.std(0), torch.ones(3), atol=1e-4)
     # the residual is the noise outside the subspace: variance 0.05^2 (1 - |P e_i|^2)
     expected = 0.05 * torch.sqrt(1 - (basis**2).sum(0))
-    assert torch.allclose(pca.residual_std, expected, rtol=0.05)
+    assert torch.allclose(pca.residual_std()[0], expected, rtol=0.05)
 
 
 def test_decode_inverts_encode_in_the_subspace_and_adds_the_residual_noise():
@@ -41,7 +42,7 @@ def test_decode_inverts_encode_in_the_subspace_and_adds_the_residual_noise():
     generator = torch.Generator().manual_seed(1)
     decoded = pca.decode(z, generator)
     spread = (decoded - pca.decode(z)).std(0)
-    assert torch.allclose(spread, pca.residual_std, rtol=0.1)
+    assert torch.allclose(spread, pca.residual_std()[0], rtol=0.1)
     again = pca.decode(z, torch.Generator().manual_seed(1))
     assert torch.equal(decoded, again)
 
@@ -53,3 +54,25 @@ def test_state_dict_round_trips():
     loaded = ProbabilisticPCA(12, 4)
     loaded.load_state_dict(pca.state_dict())
     assert torch.equal(loaded.encode(x), pca.encode(x))
+
+
+def test_the_residual_can_depend_on_a_condition():
+    """Noise whose mean and variance grow linearly with a condition c in [0, 1]."""
+    generator = torch.Generator().manual_seed(3)
+    n, features = 20_000, 6
+    c = torch.rand(n, 1, generator=generator)
+    signal = torch.randn(n, 1, generator=generator) * 5 * torch.ones(1, features)
+    variance = 0.01 + 0.08 * c  # per row
+    drift = torch.tensor([1.0, -1.0, 0, 0, 0, 0])  # orthogonal to the signal direction
+    noise = 0.3 * c * drift + variance.sqrt() * torch.randn(n, features, generator=generator)
+    pca = ProbabilisticPCA(features, 1, conditions=1)
+    pca.fit(signal + noise, condition=c)
+    probe = torch.tensor([[0.0], [1.0]])
+    # the residual keeps the part of the noise outside the fitted direction: 5/6 of it
+    width = pca.residual_std(probe)
+    assert width[0].mean().item() == pytest.approx((0.01 * 5 / 6) ** 0.5, rel=0.1)
+    assert width[1].mean().item() == pytest.approx((0.09 * 5 / 6) ** 0.5, rel=0.1)
+    shift = pca.decode(torch.zeros(2, 1), condition=probe)
+    assert torch.allclose(shift[1] - shift[0], 0.3 * drift, atol=0.02)
+    with pytest.raises(ValueError, match="condition"):
+        pca.decode(torch.zeros(2, 1))

@@ -365,13 +365,18 @@ MODELS = {cls.name: cls for cls in (CouplingShowerModel, CaloFlowShowerModel)}
 
 
 def _upgrade_payload(payload: dict) -> dict:
-    """Saved models of physgen <= 0.1.0 (trees: ``tree_components``, ``pca_*`` buffers)."""
+    """Saved models of physgen <= 0.1.0 (trees: ``tree_components``, ``pca_*`` buffers and
+    one residual width per feature)."""
     config, state = payload["config"], payload["state_dict"]
     if "tree_components" in config:
         config["latent_components"] = config.pop("tree_components")
-    for old in ("pca_mean", "pca_components", "pca_scale", "residual_std"):
+    for old in ("pca_mean", "pca_components", "pca_scale"):
         if old in state:
             state["pca." + old.removeprefix("pca_")] = state.pop(old)
+    if "residual_std" in state:
+        width = state.pop("residual_std")
+        state["pca.residual_var"] = (width**2).unsqueeze(0)
+        state["pca.residual_mean"] = torch.zeros_like(width).unsqueeze(0)
     return payload
 
 

@@ -5,7 +5,9 @@ coefficients (unit variance each), which a generative model learns; ``decode`` m
 coefficients back and fills the discarded directions with independent Gaussian noise of the
 measured per-feature residual variance (Tipping & Bishop's probabilistic PCA with a diagonal
 residual), so decoded samples keep the data's small-scale fluctuations instead of the too-smooth
-reconstruction. Everything lives in buffers: ``state_dict`` carries the fitted basis.
+reconstruction. With ``conditions`` > 0 the residual's mean and variance are linear in a
+condition vector (fitted by least squares; e.g. the log incident energy, on which the share of
+empty calorimeter voxels depends). Everything lives in buffers: ``state_dict`` carries the fit.
 """
 
 from __future__ import annotations
@@ -17,20 +19,31 @@ __all__ = ["ProbabilisticPCA"]
 
 
 class ProbabilisticPCA(nn.Module):
-    def __init__(self, features: int, components: int):
+    def __init__(self, features: int, components: int, conditions: int = 0):
         super().__init__()
         k = min(components, features)
         self.register_buffer("mean", torch.zeros(features))
         self.register_buffer("components", torch.zeros(k, features))
         self.register_buffer("scale", torch.ones(k))
-        self.register_buffer("residual_std", torch.zeros(features))
+        # rows: intercept, then one slope per condition
+        self.register_buffer("residual_mean", torch.zeros(conditions + 1, features))
+        self.register_buffer("residual_var", torch.zeros(conditions + 1, features))
 
     @property
     def n_components(self) -> int:
         return len(self.scale)
 
+    def _design(self, n: int, condition: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
+        conditions = len(self.residual_mean) - 1
+        ones = torch.ones(n, 1, dtype=like.dtype, device=like.device)
+        if conditions == 0:
+            return ones
+        if condition is None or condition.shape != (n, conditions):
+            raise ValueError(f"this PCA's residual needs a condition of shape ({n}, {conditions})")
+        return torch.cat([ones, condition.to(like.dtype)], 1)
+
     @torch.no_grad()
-    def fit(self, x: torch.Tensor, seed: int = 0) -> float:
+    def fit(self, x: torch.Tensor, seed: int = 0, condition: torch.Tensor | None = None) -> float:
         """Fit on rows of ``x``; returns the fraction of the total variance explained."""
         k = self.n_components
         if k > min(x.shape):
@@ -41,21 +54,37 @@ class ProbabilisticPCA(nn.Module):
         components = v[:, :k].T.contiguous()
         coefficients = (x - mean) @ components.T
         residual = x - mean - coefficients @ components
+        design = self._design(len(x), condition, x)
+        residual_mean = torch.linalg.lstsq(design, residual).solution
+        centred = residual - design @ residual_mean
         self.mean.copy_(mean)
         self.components.copy_(components)
         self.scale.copy_(coefficients.std(0).clamp_min(1e-6))
-        self.residual_std.copy_(residual.std(0))
+        self.residual_mean.copy_(residual_mean)
+        self.residual_var.copy_(torch.linalg.lstsq(design, centred**2).solution)
         return float(1 - residual.var(0).sum() / x.var(0).sum())
+
+    def residual_std(self, condition: torch.Tensor | None = None, n: int = 1) -> torch.Tensor:
+        """Per-feature residual widths, one row per condition row (or ``n`` rows)."""
+        n = n if condition is None else len(condition)
+        design = self._design(n, condition, self.residual_var)
+        return (design @ self.residual_var).clamp_min(1e-12).sqrt()
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Whitened coefficients of the leading components, one row per row of ``x``."""
         return (x - self.mean) @ self.components.T / self.scale
 
-    def decode(self, z: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Rows in data space for whitened coefficients ``z``, plus residual noise (none when
-        ``generator`` is None: the mean reconstruction)."""
-        x = self.mean + (z * self.scale) @ self.components
+    def decode(
+        self,
+        z: torch.Tensor,
+        generator: torch.Generator | None = None,
+        condition: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Rows in data space for whitened coefficients ``z``: the reconstruction plus the
+        residual's mean, plus residual noise (none when ``generator`` is None)."""
+        design = self._design(len(z), condition, z)
+        x = self.mean + (z * self.scale) @ self.components + design @ self.residual_mean
         if generator is None:
             return x
         noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-        return x + self.residual_std * noise
+        return x + self.residual_std(condition, len(z)) * noise
