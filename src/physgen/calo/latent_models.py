@@ -4,12 +4,13 @@ A voxel-level flow for dataset 2 has 6,525 dimensions and, trained on a few thou
 learns the dequantisation noise of the empty voxels rather than the showers (the ``caloflow``
 and ``coupling`` rows of docs/benchmarks.md). CaloINN's answer for datasets 2 and 3 (Ernst et
 al., arXiv:2312.09290) is an invertible network in the latent space of an autoencoder. Here the
-autoencoder is linear: the (layer-energy ratios, shapes) representation after logit and
-standardisation is projected on its ``latent_components`` leading principal directions
-(models.pca.ProbabilisticPCA, whitened; optionally the layer-energy ratios stay beside them
-uncompressed); a generative model learns that latent vector given log E_inc, and decoding
-adds the discarded directions back as Gaussian noise of their measured variance. ``trees``
-(calo.tree_model) and ``latent-flow`` (a conditional flow of models.flows) share this space.
+autoencoder is linear: a preprocessed representation of the shower is projected on its
+``latent_components`` leading principal directions (models.pca.ProbabilisticPCA, whitened;
+optionally the layer-energy ratios stay beside them uncompressed); a generative model learns
+that latent vector given log E_inc, and decoding adds the discarded directions back as
+Gaussian noise of their measured variance. ``trees`` (calo.tree_model: the logit-standardised
+ratios and layer shapes, all compressed) and ``latent-flow`` (a conditional flow of
+models.flows: see its class) share this space.
 """
 
 from __future__ import annotations
