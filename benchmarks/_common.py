@@ -43,6 +43,18 @@ def merge_result(name: str, payload: dict) -> Path:
     return write_result(name, {**existing, **payload})
 
 
+def replace_rows(rows: list[dict], new_rows: list[dict], keys, defaults=None) -> list[dict]:
+    """``rows`` without those that a new row replaces (the same values of ``keys``; a missing
+    key reads as its ``defaults`` entry), followed by the new rows."""
+    defaults = defaults or {}
+
+    def identity(row):
+        return tuple(row.get(k, defaults.get(k)) for k in keys)
+
+    replaced = {identity(r) for r in new_rows}
+    return [r for r in rows if identity(r) not in replaced] + list(new_rows)
+
+
 def print_table(rows: list[dict], columns: list[str]) -> None:
     widths = [max(len(c), *(len(_fmt(r.get(c))) for r in rows)) for c in columns]
     print(" | ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))

@@ -27,7 +27,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _calo_runs import preset_files, trained_model  # noqa: E402
-from _common import RESULTS, machine, print_table, write_result  # noqa: E402
+from _common import RESULTS, machine, print_table, replace_rows, write_result  # noqa: E402
 from physgen.calo.evaluate import EvaluationConfig, evaluate  # noqa: E402
 from physgen.calo.io import read_showers, write_showers  # noqa: E402
 from physgen.calo.shower_models import ShowerModel  # noqa: E402
@@ -121,9 +121,7 @@ def _merged_rows(new_rows: list[dict]) -> list[dict]:
     """flows.json's rows with those of the same model, data tag and classifier replaced."""
     path = RESULTS / "flows.json"
     rows = json.loads(path.read_text()) if path.exists() else []
-    key = ("model", "tag", "classifier")
-    replaced = {tuple(r[k] for k in key) for r in new_rows}
-    return [r for r in rows if tuple(r.get(k) for k in key) not in replaced] + new_rows
+    return replace_rows(rows, new_rows, ("model", "tag", "classifier"))
 
 
 if __name__ == "__main__":

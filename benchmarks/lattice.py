@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, machine, merge_result, print_table  # noqa: E402
+from _common import RESULTS, machine, merge_result, print_table, replace_rows  # noqa: E402
 from physgen.core.training import StepConfig  # noqa: E402
 from physgen.lattice.estimators import draw, neural_mcmc, nis_estimates  # noqa: E402
 from physgen.lattice.exact import BETA_C, kaufman_log_z  # noqa: E402
@@ -160,15 +160,7 @@ def _merge_rows(key: str, *new_rows: dict) -> list[dict]:
     path = RESULTS / "lattice.json"
     rows = json.loads(path.read_text()).get(key, []) if path.exists() else []
     same = ("network", "hidden", "symmetrized", "L", "beta", "steps", "batch_size")
-    defaults = {"hidden": 0, "symmetrized": "none"}
-    for row in new_rows:
-        rows = [
-            r
-            for r in rows
-            if any(r.get(k, defaults.get(k)) != row.get(k, defaults.get(k)) for k in same)
-        ]
-        rows.append(row)
-    return rows
+    return replace_rows(rows, new_rows, same, {"hidden": 0, "symmetrized": "none"})
 
 
 def _record_per_step(args, config, seconds_per_step: float) -> None:

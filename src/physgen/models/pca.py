@@ -33,13 +33,15 @@ class ProbabilisticPCA(nn.Module):
     def n_components(self) -> int:
         return len(self.scale)
 
-    def _design(self, n: int, condition: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
+    def _design(self, condition: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
+        """Rows (1, condition...) for the residual's linear model; one row (broadcast) when
+        the residual has no condition."""
         conditions = len(self.residual_mean) - 1
-        ones = torch.ones(n, 1, dtype=like.dtype, device=like.device)
         if conditions == 0:
-            return ones
-        if condition is None or condition.shape != (n, conditions):
-            raise ValueError(f"this PCA's residual needs a condition of shape ({n}, {conditions})")
+            return torch.ones(1, 1, dtype=like.dtype, device=like.device)
+        if condition is None or condition.ndim != 2 or condition.shape[1] != conditions:
+            raise ValueError(f"this PCA's residual needs a condition of shape (n, {conditions})")
+        ones = torch.ones(len(condition), 1, dtype=like.dtype, device=like.device)
         return torch.cat([ones, condition.to(like.dtype)], 1)
 
     @torch.no_grad()
@@ -54,7 +56,7 @@ class ProbabilisticPCA(nn.Module):
         components = v[:, :k].T.contiguous()
         coefficients = (x - mean) @ components.T
         residual = x - mean - coefficients @ components
-        design = self._design(len(x), condition, x)
+        design = self._design(condition, x).expand(len(x), -1)
         residual_mean = torch.linalg.lstsq(design, residual).solution
         centred = residual - design @ residual_mean
         self.mean.copy_(mean)
@@ -64,10 +66,9 @@ class ProbabilisticPCA(nn.Module):
         self.residual_var.copy_(torch.linalg.lstsq(design, centred**2).solution)
         return float(1 - residual.var(0).sum() / x.var(0).sum())
 
-    def residual_std(self, condition: torch.Tensor | None = None, n: int = 1) -> torch.Tensor:
-        """Per-feature residual widths, one row per condition row (or ``n`` rows)."""
-        n = n if condition is None else len(condition)
-        design = self._design(n, condition, self.residual_var)
+    def residual_std(self, condition: torch.Tensor | None = None) -> torch.Tensor:
+        """Per-feature residual widths, one row per condition row (one row without)."""
+        design = self._design(condition, self.residual_var)
         return (design @ self.residual_var).clamp_min(1e-12).sqrt()
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
@@ -82,9 +83,9 @@ class ProbabilisticPCA(nn.Module):
     ) -> torch.Tensor:
         """Rows in data space for whitened coefficients ``z``: the reconstruction plus the
         residual's mean, plus residual noise (none when ``generator`` is None)."""
-        design = self._design(len(z), condition, z)
+        design = self._design(condition, z)
         x = self.mean + (z * self.scale) @ self.components + design @ self.residual_mean
         if generator is None:
             return x
         noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-        return x + self.residual_std(condition, len(z)) * noise
+        return x + self.residual_std(condition) * noise
