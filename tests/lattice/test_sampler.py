@@ -202,7 +202,8 @@ def test_folded_binary_log_q_equals_the_one_hot_form_and_its_flip():
 def test_blocked_draw_with_hidden_units_equals_the_site_by_site_draw():
     from torch.nn import functional as F
 
-    from physgen.models.hierarchical import ConditionalMADE, draw_binary_hidden
+    from physgen.models.autoregressive import draw_binary
+    from physgen.models.hierarchical import ConditionalMADE
 
     torch.manual_seed(4)
     net = ConditionalMADE(n_context=6, n_sites=11, hidden=3)
@@ -217,8 +218,7 @@ def test_blocked_draw_with_hidden_units_equals_the_site_by_site_draw():
         hidden = (h, values, out, net.activation, 3)
         uniforms = torch.rand(256, 11)
         draws = [
-            draw_binary_hidden(logits, weight[:, :11], uniforms, hidden, block)
-            for block in (1, 2, 4, 11)
+            draw_binary(logits, weight[:, :11], uniforms, block, hidden) for block in (1, 2, 4, 11)
         ]
         for other in draws[1:]:
             assert torch.equal(draws[0], other)

@@ -134,25 +134,43 @@ def binary_log_q(values, inputs, delta, offset, flipped: bool = False, extra=(0,
     return log_q, F.logsigmoid(sign * (product - offset - delta.sum(1) - extra[1])).sum(1)
 
 
-def draw_binary(logits: torch.Tensor, delta: torch.Tensor, uniforms: torch.Tensor, block=32):
+def draw_binary(logits, delta, uniforms, block: int = 32, hidden=None) -> torch.Tensor:
     """Ancestral draw of binary sites whose logit difference d_j = z_j1 - z_j0 is affine in
     the drawn bits: d = logits + bits @ delta.T, delta (n_sites, n_sites) strictly lower
     triangular. Sites are drawn in blocks: one rank-1 update per site inside the block, one
-    matmul for the sites after it, so the cost is matmuls rather than n_sites full passes."""
+    matmul for the sites after it, so the cost is matmuls rather than n_sites full passes.
+
+    ``hidden`` = (h, values, out, activation, width) adds a masked hidden layer to d: h
+    (batch, n_sites * width) the pre-activations before any site is drawn, values
+    (n_sites * width, n_sites) and out (n_sites, n_sites * width) the masked weights; unit u
+    has degree u // width. A block's units are complete once the block is drawn: one matmul
+    then adds them to the logits after it."""
     logits = logits.clone()
+    if hidden is not None:
+        h, values, out, activation, width = hidden
+        h = h.clone()
     n_sites = logits.shape[1]
     bits = torch.zeros_like(logits)
     for start in range(0, n_sites, block):
         stop = min(start + block, n_sites)
-        inside = delta[start:stop, start:stop]
-        for k in range(stop - start):
-            site = start + k
-            drawn = (uniforms[:, site] < torch.sigmoid(logits[:, site])).to(logits.dtype)
+        for site in range(start, stop):
+            d = logits[:, site]
+            if hidden is not None and site > start:  # complete units of the block's earlier sites
+                first, unit = start * width, site * width
+                d = d + activation(h[:, first:unit]) @ out[site, first:unit]
+            drawn = (uniforms[:, site] < torch.sigmoid(d)).to(logits.dtype)
             bits[:, site] = drawn
-            if site + 1 < stop:
-                logits[:, site + 1 : stop] += drawn[:, None] * inside[k + 1 :, k]
+            logits[:, site + 1 : stop] += drawn[:, None] * delta[site + 1 : stop, site]
+            if hidden is not None:
+                units = slice(site * width, stop * width)
+                h[:, units] += drawn[:, None] * values[units, site]
         if stop < n_sites:
-            logits[:, stop:] += bits[:, start:stop] @ delta[stop:, start:stop].T
+            drawn = bits[:, start:stop]
+            logits[:, stop:] += drawn @ delta[stop:, start:stop].T
+            if hidden is not None:
+                first, last = start * width, stop * width
+                logits[:, stop:] += activation(h[:, first:last]) @ out[stop:, first:last].T
+                h[:, last:] += drawn @ values[last:, start:stop].T
     return bits.long()
 
 

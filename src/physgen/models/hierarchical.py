@@ -24,7 +24,6 @@ __all__ = [
     "ConditionalMADE",
     "HierarchicalSampler",
     "HierarchicalStripSampler",
-    "draw_binary_hidden",
 ]
 
 
@@ -72,7 +71,9 @@ class ConditionalMADE(nn.Module):
         inputs = torch.cat([values, context_bits], dim=1)
         extra = (0, 0)
         if self.hidden:
-            extra = (self._hidden_logits(inputs), self._hidden_logits(1 - inputs) if flipped else 0)
+            weights = self._hidden_weights()  # masked once for both directions
+            flip = self._hidden_logits(1 - inputs, weights) if flipped else 0
+            extra = (self._hidden_logits(inputs, weights), flip)
         return binary_log_q(values, inputs, weight, offset, flipped, extra)
 
     def _binary_weights(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -85,8 +86,8 @@ class ConditionalMADE(nn.Module):
         values = weight[:, : self.n_sites] * self.in_mask
         return values, weight[:, self.n_sites :], self.hidden_out.weight * self.out_mask
 
-    def _hidden_logits(self, inputs: torch.Tensor) -> torch.Tensor:
-        values, context, out = self._hidden_weights()
+    def _hidden_logits(self, inputs: torch.Tensor, weights=None) -> torch.Tensor:
+        values, context, out = weights or self._hidden_weights()
         bits = inputs.to(values.dtype)
         h = F.linear(bits[:, : self.n_sites], values) + F.linear(bits[:, self.n_sites :], context)
         return F.linear(self.activation(h + self.hidden_in.bias), out)
@@ -103,43 +104,13 @@ class ConditionalMADE(nn.Module):
         values, context, out = self._hidden_weights()
         h = F.linear(context_bits, context, self.hidden_in.bias)
         hidden = (h, values, out, self.activation, self.hidden)
-        return draw_binary_hidden(logits, weight[:, : self.n_sites], uniforms, hidden)
+        return draw_binary(logits, weight[:, : self.n_sites], uniforms, hidden=hidden)
 
     @torch.no_grad()
     def sample(self, context_one_hot: torch.Tensor, generator=None) -> torch.Tensor:
         """One draw (batch, n_sites) per context row."""
         shift = self.context(context_one_hot.flatten(1))
         return self.made.sample_incremental(len(shift), generator, shift)
-
-
-def draw_binary_hidden(logits, delta, uniforms, hidden, block: int = 32) -> torch.Tensor:
-    """``draw_binary`` with a masked hidden layer added to the logit differences: hidden =
-    (h, values, out, activation, width), h (batch, n_sites * width) the pre-activations
-    before any site is drawn, values (n_sites * width, n_sites) and out (n_sites, n_sites *
-    width) the masked weights; unit u has degree u // width. Units of a block's degrees are
-    complete once the block is drawn: one matmul then adds them to the logits after it."""
-    h, values, out, activation, width = hidden
-    logits, h = logits.clone(), h.clone()
-    n_sites = logits.shape[1]
-    bits = torch.zeros_like(logits)
-    for start in range(0, n_sites, block):
-        stop = min(start + block, n_sites)
-        first, last = start * width, stop * width  # the block's units
-        for site in range(start, stop):
-            unit = site * width
-            d = logits[:, site]
-            if unit > first:  # complete units of the block's earlier sites
-                d = d + activation(h[:, first:unit]) @ out[site, first:unit]
-            drawn = (uniforms[:, site] < torch.sigmoid(d)).to(logits.dtype)
-            bits[:, site] = drawn
-            logits[:, site + 1 : stop] += drawn[:, None] * delta[site + 1 : stop, site]
-            h[:, unit:last] += drawn[:, None] * values[unit:last, site]
-        if stop < n_sites:
-            drawn = bits[:, start:stop]
-            logits[:, stop:] += drawn @ delta[stop:, start:stop].T
-            logits[:, stop:] += activation(h[:, first:last]) @ out[stop:, first:last].T
-            h[:, last:] += drawn @ values[last:, start:stop].T
-    return bits.long()
 
 
 def _square_sites(
