@@ -181,6 +181,7 @@ def test_latent_flow_model(tmp_path):
     config = ShowerModelConfig(
         model="latent-flow",
         latent_components=16,
+        marginal_bins=3,  # Gaussianisation tables per third of the energies
         flow=FlowConfig(kind="coupling-rqs", transforms=4, hidden=(32,), bins=4),
         training=TrainingConfig(epochs=8, batch_size=50, learning_rate=3e-3, patience=None),
     )

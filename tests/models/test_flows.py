@@ -103,6 +103,47 @@ def test_marginal_gaussianize_survives_repeated_values():
     assert torch.allclose(gaussianize.inverse(y)[bulk], x[bulk], atol=1e-5)
 
 
+def test_binned_marginal_gaussianize_is_standard_normal_at_each_condition():
+    # the occupancy of a voxel-like feature rises with the condition c: 90% empty at low c,
+    # 30% at high c; one table over all c maps the low-c rows far from N(0, 1)
+    generator = torch.Generator().manual_seed(2)
+    c = torch.rand(40_000, generator=generator)
+    empty = torch.rand(40_000, generator=generator) < 0.9 - 0.6 * c
+    deposit = torch.exp(1 + c + torch.randn(40_000, generator=generator))
+    x = torch.where(empty, 0.015 * torch.rand(40_000, generator=generator), deposit)[:, None]
+    binned = MarginalGaussianize(1, bins=8).fit(x, c)
+    y, ladj = binned(x, c)
+    low, high = c < 1 / 8, c > 7 / 8  # the first and last bin
+    for rows in (low, high):
+        assert y[rows].mean().item() == pytest.approx(0, abs=0.05)
+        assert y[rows].std().item() == pytest.approx(1, abs=0.05)
+    single = MarginalGaussianize(1).fit(x)
+    assert single(x)[0][low].mean().item() < -0.3  # what the bins are for
+    # standard normal draws at a low condition come back mostly empty, as the data there
+    fresh = binned.inverse(torch.randn(20_000, 1, generator=generator), torch.full((20_000,), 0.05))
+    assert (fresh < 0.015).float().mean().item() == pytest.approx(0.87, abs=0.02)
+    # each row goes through its own bin's table, and back
+    inside = (y.abs() < 3).squeeze(1)
+    assert torch.allclose(binned.inverse(y, c)[inside], x[inside], rtol=1e-4, atol=1e-6)
+    first = c <= binned.edges[0]  # the first bin's rows: the same as a table fitted on them
+    alone_y, alone_ladj = MarginalGaussianize(1).fit(x[first])(x[first])
+    both = inside[first]
+    assert torch.allclose(y[first][both], alone_y[both], atol=1e-5)
+    assert torch.allclose(ladj[first][both], alone_ladj[both], atol=1e-4)
+    with pytest.raises(ValueError, match="condition"):
+        binned(x)
+
+
+def test_marginal_gaussianize_loads_a_single_table_written_before_the_bins():
+    x = spike_and_bump(2000, 3)
+    fitted = MarginalGaussianize(2).fit(x)
+    state = {k: v.squeeze(0) if k == "quantiles" else v for k, v in fitted.state_dict().items()}
+    del state["edges"]
+    loaded = MarginalGaussianize(2)
+    loaded.load_state_dict(state)
+    assert torch.equal(loaded(x)[0], fitted(x)[0])
+
+
 @pytest.mark.parametrize("kind", ["coupling-affine", "nsf"])
 def test_preprocessed_flow_inverts_to_original_space(kind):
     chain = Chain(Logit(1e-6), Standardize(4))

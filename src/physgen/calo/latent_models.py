@@ -56,9 +56,11 @@ class LatentRepresentation(_LayerEnergyRepresentation):
             conditions=1 if self.energy_dependent_residual else 0,
         )
 
-    @staticmethod
-    def _preprocessing(features: int) -> Chain:
+    def _preprocessing(self, features: int) -> Chain:
         return _logit_standardize(features)
+
+    def _fit_preprocessing(self, x: torch.Tensor, log_energy: torch.Tensor) -> None:
+        self.preprocessing.transforms[-1].fit(self.preprocessing.transforms[0](x)[0])
 
     def _dequantized_representation(self, energies, showers, generator) -> torch.Tensor:
         return self._representation(energies, self.dequantize(showers, generator))
@@ -75,13 +77,14 @@ class LatentRepresentation(_LayerEnergyRepresentation):
         showers = torch.as_tensor(np.asarray(showers_mev, np.float32))
         generator = torch.Generator().manual_seed(self.config.training.seed)
         x = self._dequantized_representation(energies, showers, generator)
-        self.preprocessing.transforms[-1].fit(self.preprocessing.transforms[0](x)[0])
+        log_energy = _log_energy(energies)
+        self._fit_preprocessing(x, log_energy)
         with torch.no_grad():
-            u, _ = self.preprocessing(x)
+            u, _ = self.preprocessing(x, log_energy)
             explained = self.pca.fit(
                 u[:, self.n_exact :], self.config.training.seed, self._residual_condition(energies)
             )
-            return _log_energy(energies), self._encode(u), explained
+            return log_energy, self._encode(u), explained
 
     def _residual_condition(self, energies) -> torch.Tensor | None:
         return _log_energy(energies) if self.energy_dependent_residual else None
@@ -92,7 +95,8 @@ class LatentRepresentation(_LayerEnergyRepresentation):
     def _showers_from_latent(self, latent, energies, generator) -> torch.Tensor:
         condition = self._residual_condition(energies)
         compressed = self.pca.decode(latent[:, self.n_exact :], generator, condition)
-        x = self.preprocessing.inverse(torch.cat([latent[:, : self.n_exact], compressed], 1))
+        u = torch.cat([latent[:, : self.n_exact], compressed], 1)
+        x = self.preprocessing.inverse(u, _log_energy(energies))
         n_layers = self.geometry.n_layers
         return self._assemble(x[:, :n_layers], x[:, n_layers:], energies)
 
@@ -128,9 +132,11 @@ class LatentFlowShowerModel(LatentRepresentation):
         super().__init__(geometry, config)
         self.flow = ConditionalFlow(self.latent_features, 1, config.flow, seed=config.training.seed)
 
-    @staticmethod
-    def _preprocessing(features: int) -> Chain:
-        return Chain(Log(1e-6), MarginalGaussianize(features))
+    def _preprocessing(self, features: int) -> Chain:
+        return Chain(Log(1e-6), MarginalGaussianize(features, bins=self.config.marginal_bins))
+
+    def _fit_preprocessing(self, x: torch.Tensor, log_energy: torch.Tensor) -> None:
+        self.preprocessing.transforms[-1].fit(self.preprocessing.transforms[0](x)[0], log_energy)
 
     def _dequantized_representation(self, energies, showers, generator) -> torch.Tensor:
         layer_noise = torch.rand(len(showers), self.geometry.n_layers, generator=generator)
@@ -164,8 +170,10 @@ class LatentFlowShowerModel(LatentRepresentation):
         energies = torch.as_tensor(np.asarray(incident_mev, np.float32))
         showers = torch.as_tensor(np.asarray(showers_mev, np.float32))
         generator = torch.Generator().manual_seed(seed)
-        u, _ = self.preprocessing(self._dequantized_representation(energies, showers, generator))
-        return self.flow.log_prob(self._encode(u), _log_energy(energies))
+        log_energy = _log_energy(energies)
+        x = self._dequantized_representation(energies, showers, generator)
+        u, _ = self.preprocessing(x, log_energy)
+        return self.flow.log_prob(self._encode(u), log_energy)
 
 
 MODELS[LatentFlowShowerModel.name] = LatentFlowShowerModel

@@ -50,6 +50,8 @@ class ShowerModelConfig:
     trees: TreeConfig = field(default_factory=TreeConfig)  # the "trees" model
     # "trees", "latent-flow": leading principal components of the preprocessed showers
     latent_components: int = 64
+    # "latent-flow": marginal-Gaussianisation tables per bin of equal counts in E_inc
+    marginal_bins: int = 1
     # generation defaults (generate --sampler / --steps override); None: the model's own
     # (diffusion: DPM-Solver++(2M), 8 noise levels, from benchmarks/sampler_study.py;
     # flow matching: midpoint, 32 time steps)

@@ -72,63 +72,115 @@ class MarginalGaussianize(nn.Module):
     data comes out standard normal whatever its shape (a spike of empty voxels beside a
     log-normal bump, say), so Gaussian noise added in y (probabilistic PCA) keeps each
     feature's marginal distribution; the Gaussian copula then carries the correlations.
-    Outside the fitted range x is clamped to it (and the log-determinant holds inside)."""
+    Outside the fitted range x is clamped to it (and the log-determinant holds inside).
 
-    def __init__(self, features: int, knots: int = 128):
+    With ``bins`` > 1, F is F(x | c) for a scalar condition c: one table per bin of equal
+    counts of the fitted c, so y is standard normal at every c (not only on average over
+    c), and noise added in y keeps, say, each voxel's occupancy at each incident energy."""
+
+    takes_condition = True
+
+    def __init__(self, features: int, knots: int = 128, bins: int = 1):
         super().__init__()
-        self.register_buffer("quantiles", torch.linspace(0, 1, knots).repeat(features, 1))
+        table = torch.linspace(0, 1, knots).repeat(bins, features, 1)
+        self.register_buffer("quantiles", table)  # (bins, features, knots)
+        self.register_buffer("edges", torch.zeros(bins - 1))  # of the condition, between bins
         self.register_buffer("tail", torch.tensor(1e-3))  # CDF values are kept in [tail, 1-tail]
 
-    def fit(self, x: torch.Tensor) -> MarginalGaussianize:
-        knots = self.quantiles.shape[1]
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # files written before the binned tables: one (features, knots) table, no edges
+        quantiles = state_dict.get(prefix + "quantiles")
+        if quantiles is not None and quantiles.ndim == 2:
+            state_dict[prefix + "quantiles"] = quantiles.unsqueeze(0)
+            state_dict.setdefault(prefix + "edges", torch.zeros(0))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def _bins(self, x: torch.Tensor, condition: torch.Tensor | None) -> torch.Tensor:
+        if len(self.edges) == 0:
+            return torch.zeros(len(x), dtype=torch.long, device=x.device)
+        if condition is None or condition.numel() != len(x):
+            raise ValueError("this MarginalGaussianize is binned: it needs one condition per row")
+        return torch.bucketize(condition.reshape(-1).to(self.edges.dtype), self.edges)
+
+    def fit(self, x: torch.Tensor, condition: torch.Tensor | None = None) -> MarginalGaussianize:
+        bins, _, knots = self.quantiles.shape
+        if bins > 1:
+            if condition is None:
+                raise ValueError(f"fitting {bins} bins needs a condition")
+            cuts = torch.linspace(0, 1, bins + 1, dtype=x.dtype, device=x.device)[1:-1]
+            self.edges.copy_(torch.quantile(condition.reshape(-1).to(x.dtype), cuts))
+        rows = self._bins(x, condition)
         probabilities = torch.linspace(0, 1, knots, dtype=x.dtype, device=x.device)
-        quantiles = torch.quantile(x, probabilities, dim=0).T
-        # strictly increasing knots: ties (a repeated value) get a negligible width
-        widths = (quantiles.diff(dim=1)).clamp_min(1e-6 * (quantiles.abs().amax(1, True) + 1))
-        self.quantiles.copy_(torch.cat([quantiles[:, :1], quantiles[:, :1] + widths.cumsum(1)], 1))
-        self.tail.fill_(0.5 / len(x))
+        for b in range(bins):
+            quantiles = torch.quantile(x[rows == b], probabilities, dim=0).T
+            # strictly increasing knots: ties (a repeated value) get a negligible width
+            scale = 1e-6 * (quantiles.abs().amax(1, True) + 1)
+            widths = quantiles.diff(dim=1).clamp_min(scale)
+            table = torch.cat([quantiles[:, :1], quantiles[:, :1] + widths.cumsum(1)], 1)
+            self.quantiles[b].copy_(table)
+        self.tail.fill_(0.5 / int(torch.bincount(rows, minlength=bins).min()))
         return self
 
-    def _cdf(self, x):
-        knots = self.quantiles.shape[1]
+    def _per_bin(self, function, x, condition):
+        """Apply ``function(rows of x, table)`` bin by bin; results in the rows' order."""
+        rows = self._bins(x, condition)
+        if len(self.quantiles) == 1:
+            return function(x, self.quantiles[0])
+        parts = [(rows == b).nonzero().squeeze(1) for b in range(len(self.quantiles))]
+        results = [function(x[index], self.quantiles[b]) for b, index in enumerate(parts)]
+        order = torch.cat(parts).argsort()
+        return tuple(torch.cat(r)[order] for r in zip(*results, strict=True))
+
+    @staticmethod
+    def _forward(x, quantiles):
+        knots = quantiles.shape[1]
         xt = x.T.contiguous()
-        upper = torch.searchsorted(self.quantiles, xt).clamp(1, knots - 1)
-        x_lo, x_hi = self.quantiles.gather(1, upper - 1), self.quantiles.gather(1, upper)
+        upper = torch.searchsorted(quantiles, xt).clamp(1, knots - 1)
+        x_lo, x_hi = quantiles.gather(1, upper - 1), quantiles.gather(1, upper)
         fraction = ((xt - x_lo) / (x_hi - x_lo)).clamp(0, 1)
         cdf = ((upper - 1) + fraction) / (knots - 1)
         return cdf.T, (1 / ((knots - 1) * (x_hi - x_lo))).T
 
-    def forward(self, x):
-        cdf, density = self._cdf(x)
+    @staticmethod
+    def _inverse(y, quantiles):
+        knots = quantiles.shape[1]
+        position = (0.5 * (1 + torch.erf(y / math.sqrt(2)))).T.contiguous() * (knots - 1)
+        lower = position.floor().clamp(0, knots - 2).long()
+        x_lo, x_hi = quantiles.gather(1, lower), quantiles.gather(1, lower + 1)
+        fraction = (position - lower).clamp(0, 1)
+        return ((x_lo + fraction * (x_hi - x_lo)).T,)
+
+    def forward(self, x, condition=None):
+        cdf, density = self._per_bin(self._forward, x, condition)
         cdf = cdf.clamp(self.tail, 1 - self.tail)
         y = math.sqrt(2) * torch.erfinv(2 * cdf - 1)
         ladj = torch.log(density) + 0.5 * y**2 + 0.5 * math.log(2 * math.pi)
         return y, ladj.sum(-1)
 
-    def inverse(self, y):
-        knots = self.quantiles.shape[1]
-        position = (0.5 * (1 + torch.erf(y / math.sqrt(2)))).T.contiguous() * (knots - 1)
-        lower = position.floor().clamp(0, knots - 2).long()
-        x_lo, x_hi = self.quantiles.gather(1, lower), self.quantiles.gather(1, lower + 1)
-        fraction = (position - lower).clamp(0, 1)
-        return (x_lo + fraction * (x_hi - x_lo)).T
+    def inverse(self, y, condition=None):
+        return self._per_bin(self._inverse, y, condition)[0]
 
 
 class Chain(nn.Module):
-    """Transforms applied in order; log-determinants add up."""
+    """Transforms applied in order; log-determinants add up. A ``condition`` goes to the
+    transforms that take one (``takes_condition``)."""
 
     def __init__(self, *transforms: nn.Module):
         super().__init__()
         self.transforms = nn.ModuleList(transforms)
 
-    def forward(self, x):
+    @staticmethod
+    def _arguments(transform, condition):
+        return (condition,) if getattr(transform, "takes_condition", False) else ()
+
+    def forward(self, x, condition=None):
         total = torch.zeros(len(x), dtype=x.dtype, device=x.device)
         for transform in self.transforms:
-            x, ladj = transform(x)
+            x, ladj = transform(x, *self._arguments(transform, condition))
             total = total + ladj
         return x, total
 
-    def inverse(self, y):
+    def inverse(self, y, condition=None):
         for transform in reversed(self.transforms):
-            y = transform.inverse(y)
+            y = transform.inverse(y, *self._arguments(transform, condition))
         return y
