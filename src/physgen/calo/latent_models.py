@@ -112,10 +112,12 @@ class LatentFlowShowerModel(LatentRepresentation):
     RQS flow by default) on (layer-energy ratios, whitened principal-component coefficients
     of the voxel energies) given log E_inc.
 
-    Two choices made it work on the ds2 benchmark files (docs/benchmarks.md):
+    Three choices made it work on the ds2 benchmark files (docs/benchmarks.md):
     - every feature is mapped to a standard normal through its empirical CDF
       (MarginalGaussianize) before the compression, so the probabilistic-PCA noise keeps each
-      voxel's energy spectrum and occupancy (a Gaussian copula);
+      voxel's energy spectrum and occupancy (a Gaussian copula); with ``marginal_bins`` > 1
+      the CDF is that of the shower's bin of E_inc, so it keeps them at each energy (with one
+      CDF for all energies the noise hits edge voxels at 1-3 GeV at the all-energy rate);
     - the compressed variables are voxel energies in MeV, not fractions of the layer energy:
       the dequantisation noise of an empty voxel is then the same in every shower, while as a
       fraction it scales with 1/E_layer, and the independent residual noise turned the empty
