@@ -4,7 +4,7 @@ The training showers are encoded (Gaussianisation + principal components, as `la
 fits them) and decoded straight back with the model's residual noise, then compared with the
 reference file. The flow is left out: its samples can only be as good as these. One row per
 setting MARGINAL_BINSxCOMPONENTS (the rest from benchmarks/configs/latent-flow.yaml), with the
-number of hits and the layer-10 radial width per range of incident energy beside Geant4's.
+number of hits and the layer-10 radial width (mm) per range of incident energy beside Geant4's.
 
     python benchmarks/latent_ceiling.py [--train T.h5 --reference R.h5] [--tag NAME]
         [--settings 1x16,6x16,6x64] [--official]
@@ -21,13 +21,13 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _calo_runs import CONFIGS, preset_files  # noqa: E402
 from _common import RESULTS, machine, print_table, replace_rows, write_result  # noqa: E402
 from physgen.calo.evaluate import EvaluationConfig, evaluate  # noqa: E402
+from physgen.calo.features import compute_features  # noqa: E402
 from physgen.calo.io import open_shower_file, read_showers, write_showers  # noqa: E402
 from physgen.calo.shower_models import ShowerModelConfig, build_model  # noqa: E402
 from physgen.core.config import load_config  # noqa: E402
@@ -35,32 +35,16 @@ from physgen.core.config import load_config  # noqa: E402
 ENERGY_EDGES_MEV = (1e3, 3e3, 3e4, 1.01e5)
 
 
-def decoded_training_showers(config, geometry, energies, showers, seed: int = 0) -> np.ndarray:
-    model = build_model(geometry, config)
-    model.fit_zero_suppression(showers)
-    with torch.no_grad():
-        _, latent, _ = model._fit_latent(energies, showers)
-        e = torch.as_tensor(energies)
-        generator = torch.Generator().manual_seed(seed + 1)
-        return model._clean(model._showers_from_latent(latent, e, generator)).numpy()
-
-
-def hits_and_width(energies, showers, geometry) -> dict:
-    """Voxels above zero and the layer-10 energy-weighted radial width (in radial bins), per
-    range of incident energy (voxels of a layer ordered angle-major, radius-minor)."""
-    layer = geometry.active_layers[10]
-    x = showers[:, geometry.layer_slices[10]].reshape(len(showers), layer.n_alpha, layer.n_r)
-    radial = x.sum(1)
-    r = np.arange(radial.shape[1]) + 0.5
-    total = radial.sum(1) + 1e-9
-    mean = (radial * r).sum(1) / total
-    width = np.sqrt(np.clip((radial * r**2).sum(1) / total - mean**2, 0, None))
+def hits_and_width(geometry, energies, showers) -> dict:
+    """Voxels above zero and the layer-10 radial width (mm, calo.features) per range of
+    incident energy."""
+    width = compute_features(geometry, energies, showers).width_r[:, 10]
     out = {}
     for low, high in zip(ENERGY_EDGES_MEV[:-1], ENERGY_EDGES_MEV[1:], strict=True):
         rows = (energies >= low) & (energies < high)
         key = f"{low / 1e3:g}-{high / 1e3:.0f}GeV"
         out[f"hits_{key}"] = float((showers[rows] > 0).sum(1).mean())
-        out[f"width_r10_{key}"] = float(width[rows].mean())
+        out[f"width_r10_mm_{key}"] = float(width[rows].mean())
     return out
 
 
@@ -80,12 +64,12 @@ def main() -> None:
     base = load_config(ShowerModelConfig, CONFIGS / "latent-flow.yaml")
     common = {"tag": args.tag, "train_file": str(args.train), "reference_file": str(args.reference)}
     classifier = "official" if args.official else "quick"
-    geant4 = hits_and_width(energies, showers, geometry)
+    geant4 = hits_and_width(geometry, energies, showers)
     rows = [{"setting": "geant4", **geant4, "classifier": classifier, **common}]
     for setting in args.settings.split(","):
         bins, components = map(int, setting.split("x"))
         config = replace(base, marginal_bins=bins, latent_components=components)
-        decoded = decoded_training_showers(config, geometry, energies, showers)
+        decoded = build_model(geometry, config).round_trip(energies, showers)
         out = args.work / args.tag / setting
         write_showers(out / "decoded.h5", energies, decoded)
         metrics = evaluate(
@@ -102,7 +86,7 @@ def main() -> None:
                 "auc_low": metrics["auc_low"],
                 "auc_low_err": metrics["auc_low_err"],
                 "separation_mean": metrics["separation_mean"],
-                **hits_and_width(energies, decoded, geometry),
+                **hits_and_width(geometry, energies, decoded),
                 "classifier": classifier,
                 **common,
                 "machine": machine(),

@@ -55,7 +55,7 @@ class _Generative(_LayerEnergyRepresentation):
         energies = torch.as_tensor(np.asarray(incident_mev, np.float32))
         showers = torch.as_tensor(np.asarray(showers_mev, np.float32))
         x = self._representation(energies, self.dequantize(showers))
-        self.preprocessing.transforms[-1].fit(self.preprocessing.transforms[0](x)[0])
+        self.preprocessing.fit(x)
         return super().fit(incident_mev, showers_mev, run_dir, resume, progress)
 
     def _decode(self, standardized, energies):

@@ -59,9 +59,6 @@ class LatentRepresentation(_LayerEnergyRepresentation):
     def _preprocessing(self, features: int) -> Chain:
         return _logit_standardize(features)
 
-    def _fit_preprocessing(self, x: torch.Tensor, log_energy: torch.Tensor) -> None:
-        self.preprocessing.transforms[-1].fit(self.preprocessing.transforms[0](x)[0])
-
     def _dequantized_representation(self, energies, showers, generator) -> torch.Tensor:
         return self._representation(energies, self.dequantize(showers, generator))
 
@@ -78,7 +75,7 @@ class LatentRepresentation(_LayerEnergyRepresentation):
         generator = torch.Generator().manual_seed(self.config.training.seed)
         x = self._dequantized_representation(energies, showers, generator)
         log_energy = _log_energy(energies)
-        self._fit_preprocessing(x, log_energy)
+        self.preprocessing.fit(x, log_energy)
         with torch.no_grad():
             u, _ = self.preprocessing(x, log_energy)
             explained = self.pca.fit(
@@ -99,6 +96,17 @@ class LatentRepresentation(_LayerEnergyRepresentation):
         x = self.preprocessing.inverse(u, _log_energy(energies))
         n_layers = self.geometry.n_layers
         return self._assemble(x[:, :n_layers], x[:, n_layers:], energies)
+
+    @torch.no_grad()
+    def round_trip(self, incident_mev, showers_mev, seed: int = 0) -> np.ndarray:
+        """Fit the latent space (zero suppression, preprocessing, components) on these showers
+        and return them encoded and decoded with the residual noise: what a perfect model of
+        the latent vectors would generate (benchmarks/latent_ceiling.py)."""
+        self.fit_zero_suppression(showers_mev)
+        _, latent, _ = self._fit_latent(incident_mev, showers_mev)
+        energies = torch.as_tensor(np.asarray(incident_mev, np.float32))
+        generator = torch.Generator().manual_seed(seed + 1)
+        return self._clean(self._showers_from_latent(latent, energies, generator)).numpy()
 
     def log_prob(self, showers_mev, incident_mev):
         raise NotImplementedError(
@@ -136,9 +144,6 @@ class LatentFlowShowerModel(LatentRepresentation):
 
     def _preprocessing(self, features: int) -> Chain:
         return Chain(Log(1e-6), MarginalGaussianize(features, bins=self.config.marginal_bins))
-
-    def _fit_preprocessing(self, x: torch.Tensor, log_energy: torch.Tensor) -> None:
-        self.preprocessing.transforms[-1].fit(self.preprocessing.transforms[0](x)[0], log_energy)
 
     def _dequantized_representation(self, energies, showers, generator) -> torch.Tensor:
         layer_noise = torch.rand(len(showers), self.geometry.n_layers, generator=generator)

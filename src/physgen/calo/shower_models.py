@@ -110,7 +110,7 @@ class ShowerModel(nn.Module):
         histories, inputs = {}, {}
         for flow_name, flow in self._flows():
             x, c = inputs[flow_name] = self._training_inputs(energies, showers, flow_name)
-            flow.preprocessing.transforms[-1].fit(flow.preprocessing.transforms[0](x)[0])
+            flow.preprocessing.fit(x)
             flow_dir = Path(run_dir) / flow_name if run_dir is not None else None
             histories[flow_name] = fit(
                 flow,

@@ -1,10 +1,7 @@
-"""Device and seeding helpers: CPU first, CUDA when asked and present."""
+"""Device choice: CPU first, CUDA when asked and present."""
 
 from __future__ import annotations
 
-import random
-
-import numpy as np
 import torch
 
 from physgen.core.errors import PhysgenInputError
@@ -21,9 +18,3 @@ def resolve_device(name: str = "cpu") -> str:
     if name != "cpu" and not name.startswith("cuda"):
         raise PhysgenInputError(f"unknown device '{name}': use cpu, cuda, cuda:N or auto")
     return name
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)

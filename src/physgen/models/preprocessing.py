@@ -173,6 +173,16 @@ class Chain(nn.Module):
     def _arguments(transform, condition):
         return (condition,) if getattr(transform, "takes_condition", False) else ()
 
+    @torch.no_grad()
+    def fit(self, x, condition=None) -> Chain:
+        """Fit each transform that has a ``fit`` on the output of those before it."""
+        for i, transform in enumerate(self.transforms):
+            if hasattr(transform, "fit"):
+                transform.fit(x, *self._arguments(transform, condition))
+            if i + 1 < len(self.transforms):
+                x = transform(x, *self._arguments(transform, condition))[0]
+        return self
+
     def forward(self, x, condition=None):
         total = torch.zeros(len(x), dtype=x.dtype, device=x.device)
         for transform in self.transforms:
