@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -76,6 +78,21 @@ def test_caloflow_energy_representation_round_trips():
     ratios = model._energy_ratios(e_layer, e_inc)
     assert ratios.min() >= 0 and ratios.max() <= 1
     assert torch.allclose(model._layers_from_ratios(ratios, e_inc), e_layer, rtol=1e-4, atol=1e-2)
+
+
+@pytest.mark.parametrize("model_name", ["coupling", "latent-flow"])
+def test_the_training_seed_fixes_the_initial_weights(model_name):
+    def weights(seed):
+        config = tiny_config(model_name)
+        config = replace(config, training=replace(config.training, seed=seed))
+        return torch.cat([p.detach().flatten() for p in build_model(GEOMETRY, config).parameters()])
+
+    torch.manual_seed(123)
+    first = weights(0)
+    state = torch.random.get_rng_state()
+    assert torch.equal(weights(0), first)  # another build, the global state moved on
+    assert torch.equal(torch.random.get_rng_state(), state)  # and is left as it was
+    assert not torch.equal(weights(1), first)
 
 
 def test_sampling_is_deterministic_per_seed_and_batch_independent():

@@ -389,7 +389,11 @@ def build_model(geometry: Geometry, config: ShowerModelConfig) -> ShowerModel:
         from physgen.core.errors import PhysgenInputError
 
         raise PhysgenInputError(f"unknown model '{config.model}': use one of {', '.join(MODELS)}")
-    return MODELS[config.model](geometry, config)
+    # initial weights from the training seed (the same model for the same config), without
+    # touching the caller's random state
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.training.seed)
+        return MODELS[config.model](geometry, config)
 
 
 def parameter_count(model: nn.Module) -> int:
