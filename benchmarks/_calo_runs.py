@@ -6,9 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import yaml
-
-from physgen.calo.shower_models import ShowerModel
+from physgen.calo.models import SHOWER_MODELS
+from physgen.calo.models.base import ShowerModel
 from physgen.calo.training_run import train_run
 
 CONFIGS = Path(__file__).resolve().parent / "configs"
@@ -29,6 +28,6 @@ def trained_model(name: str, train: Path, run_dir: Path) -> tuple[ShowerModel, f
     and its training wall time."""
     if not (run_dir / "model.pt").exists():
         config = CONFIGS / f"{name}.yaml"
-        train_run(yaml.safe_load(config.read_text())["model"], config, train, run_dir)
+        train_run(None, config, train, run_dir)
     train_s = json.loads((run_dir / "training.json").read_text())["train_s"]
-    return ShowerModel.load(run_dir / "model.pt"), train_s
+    return SHOWER_MODELS.load(run_dir / "model.pt"), train_s

@@ -83,7 +83,8 @@ def main() -> None:
     if run.returncode:
         print(run.stderr[-3000:])
         raise SystemExit(run.returncode)
-    peak_kb = next(
+    # GNU time's "Maximum resident set size (kbytes)" is ru_maxrss: KiB (1024 bytes) on Linux
+    peak_kib = next(
         int(line.split()[-1])
         for line in run.stderr.splitlines()
         if "Maximum resident set size" in line
@@ -96,7 +97,8 @@ def main() -> None:
         "voxels": args.voxels,
         "classifier_epochs": args.epochs,
         "wall_s": wall,
-        "peak_rss_gb": peak_kb / 1e6,
+        "peak_rss_kib": peak_kib,
+        "peak_rss_gib": peak_kib / 2**20,
         "storage": metrics["classifier_storage"],
         "s_per_epoch_low": epoch_s["low"],
         "s_per_epoch_high": epoch_s["high"],

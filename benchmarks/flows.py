@@ -2,8 +2,12 @@
 
 Trains each model on the training file, generates one shower per incident energy of the
 reference file, evaluates against it (official classifier unless --quick), times generation
-at batch 1, 100 and 10000, and times Geant4 on the same energies in the same run (a random
-subset of them, CPU seconds per shower, one process) for the speed-up.
+at batch 1, 100 and 10000 (50, 200 and 10000 showers: the reference energies repeated
+cyclically where the file holds fewer, so batch 10000 is one full batch of 10000), and times
+Geant4 in the same run (CPU seconds per shower, one process, the default physics list, which
+each row records) on --geant4-showers energies at the midpoint quantiles (i + 0.5) / n of the
+reference energies: their mean, and so the mean cost, is that of the reference spectrum (a
+random subset of 40 log-uniform 1-100 GeV energies has a mean off by 18% rms).
 
     python benchmarks/flows.py [--train T.h5 --reference R.h5] [--quick] [--tag NAME]
         [--models caloflow,caloflow-distilled,coupling,latent-flow] [--geant4-showers 40]
@@ -30,26 +34,54 @@ from _calo_runs import preset_files, trained_model  # noqa: E402
 from _common import RESULTS, machine, print_table, replace_rows, write_result  # noqa: E402
 from physgen.calo.evaluate import EvaluationConfig, evaluate  # noqa: E402
 from physgen.calo.io import read_showers, write_showers  # noqa: E402
-from physgen.calo.shower_models import ShowerModel  # noqa: E402
+from physgen.calo.models.base import ShowerModel, generate_showers  # noqa: E402
 
 
-def geant4_ms_per_shower(energies_mev: np.ndarray, seed: int = 99) -> float:
-    from physgen.calo.simulate import SimulationConfig, _init_worker, _simulate_chunk
+def geant4_energies_mev(reference_energies: np.ndarray, n: int) -> np.ndarray:
+    """n energies at the midpoint quantiles (i + 0.5) / n of the reference energies: a sample
+    whose mean energy (and so mean Geant4 cost) is the reference spectrum's."""
+    quantiles = (np.arange(n) + 0.5) / n
+    return np.quantile(np.asarray(reference_energies, dtype=np.float64), quantiles)
 
-    with multiprocessing.get_context("spawn").Pool(
-        1, _init_worker, (SimulationConfig(seed=seed),)
-    ) as pool:
+
+def geant4_timing(energies_mev: np.ndarray, seed: int = 99) -> dict:
+    """CPU ms per shower of Geant4 on these energies (one process, after a warm-up event)
+    with the default physics list, and what was timed."""
+    from physgen.calo.simulate import (
+        SimulationConfig,
+        _init_worker,
+        _simulate_chunk,
+        _worker_physics_info,
+    )
+
+    config = SimulationConfig(seed=seed)
+    with multiprocessing.get_context("spawn").Pool(1, _init_worker, (config,)) as pool:
         pool.apply(_simulate_chunk, ((0, energies_mev[:1]),))  # warm-up
         _, _, cpu_s, _ = pool.apply(_simulate_chunk, ((1, energies_mev),))
-    return 1e3 * cpu_s / len(energies_mev)
+        physics_list, g4_version = pool.apply(_worker_physics_info, (0,))
+    return {
+        "geant4_ms_per_shower": 1e3 * cpu_s / len(energies_mev),
+        "geant4_physics_list": physics_list,
+        "geant4_version": g4_version,
+        "geant4_cut_mm": config.cut_mm,
+        "geant4_n_events": len(energies_mev),
+        "geant4_energy_choice": "midpoint quantiles (i + 0.5) / n of the reference energies",
+        "geant4_mean_energy_mev": float(np.mean(energies_mev)),
+        "geant4_energies_mev": [round(float(e), 3) for e in energies_mev],
+    }
+
+
+def timed_showers(batch: int) -> int:
+    """Showers generated in the timing at this batch size: at least one full batch."""
+    return max(batch, 200 if batch > 1 else 50)
 
 
 def generation_ms(model: ShowerModel, energies: np.ndarray, batch: int) -> float:
-    n = min(len(energies), max(batch, 200 if batch > 1 else 50))
-    pool = np.resize(energies, n)
-    model.sample(pool[:batch], batch_size=batch, seed=0)  # warm-up
+    n = timed_showers(batch)
+    pool = np.resize(energies, n)  # the energies repeated cyclically up to n
+    generate_showers(model, pool[:batch], batch, seed=0)  # warm-up
     start = time.perf_counter()
-    model.sample(pool, batch_size=batch, seed=1)
+    generate_showers(model, pool, batch, seed=1)
     return 1e3 * (time.perf_counter() - start) / n
 
 
@@ -72,15 +104,14 @@ def main() -> None:
     torch.set_num_threads(1)
     args.train, args.reference = preset_files(args.train, args.reference)
     ref_energies, _ = read_showers(args.reference)
-    rng = np.random.default_rng(0)
-    g4_subset = rng.choice(ref_energies, min(args.geant4_showers, len(ref_energies)), replace=False)
-    g4_ms = geant4_ms_per_shower(g4_subset.astype(np.float64))
+    g4 = geant4_timing(geant4_energies_mev(ref_energies, args.geant4_showers))
+    g4_ms = g4["geant4_ms_per_shower"]
     rows = []
     for name in args.models.split(","):
         run_dir = args.work / args.tag / name
         model, train_s = trained_model(name, args.train, run_dir)
         generated = run_dir / "generated.h5"
-        showers = model.sample(ref_energies, batch_size=1000, seed=0)
+        showers = generate_showers(model, ref_energies, 1000, seed=0)
         write_showers(generated, ref_energies, showers)
         metrics = evaluate(
             generated,
@@ -89,8 +120,8 @@ def main() -> None:
             EvaluationConfig(metrics=tuple(args.metrics.split(",")), quick=args.quick),
         )
         timing = {b: generation_ms(model, ref_energies, b) for b in (1, 100, 10000)}
-        # Geant4 on the benchmark subset vs the model on all reference energies: both are
-        # means over the same log-uniform spectrum
+        # Geant4 on energies at the reference's quantiles vs the model on the reference
+        # energies: both are means over the reference spectrum
         rows.append(
             {
                 "model": name,
@@ -102,8 +133,10 @@ def main() -> None:
                 "ms_per_shower_b1": timing[1],
                 "ms_per_shower_b100": timing[100],
                 "ms_per_shower_b10000": timing[10000],
-                "geant4_ms_per_shower": g4_ms,
+                "timed_showers": {str(b): timed_showers(b) for b in timing},
                 "speedup_vs_geant4": g4_ms / timing[10000],
+                **g4,
+                "reference_mean_energy_mev": float(np.mean(ref_energies)),
                 "train_s": train_s,
                 "n_train": len(read_showers(args.train)[0]),
                 "classifier": "quick" if args.quick else "official",
@@ -113,7 +146,8 @@ def main() -> None:
                 "machine": machine(),
             }
         )
-    print_table(rows, [k for k in rows[0] if k not in ("train_file", "reference_file", "machine")])
+    hidden = ("train_file", "reference_file", "machine", "timed_showers", "geant4_energies_mev")
+    print_table(rows, [k for k in rows[0] if k not in hidden])
     write_result("flows", _merged_rows(rows))
 
 

@@ -6,7 +6,7 @@ The three data files (train 200k, test 50k, floor 50k pairs; pTHat^4-biased spec
 Speeds are measured in this run, in this process, with one torch thread:
 - Pythia + clustering + matching: pairs per second of `simulate_jets` on fresh chunks, for the
   biased spectrum used here and the unbiased one;
-- IQN: jets per second of `JetEmulator.sample` on the 50k test parton jets (batch 50k).
+- IQN: jets per second of `jets.emulator.emulate` on the 50k test parton jets (batch 50k).
 
     python benchmarks/jets.py [--data-dir DIR] [--epochs N]
 """
@@ -23,7 +23,7 @@ import torch
 
 from _common import machine, print_table, write_result
 from physgen.core.cache import cache_dir
-from physgen.jets.emulator import EmulatorConfig, JetEmulator
+from physgen.jets.emulator import EmulatorConfig, JetEmulator, emulate
 from physgen.jets.evaluate import JetEvaluationConfig, evaluate_emulator
 from physgen.jets.io import read_pairs
 from physgen.jets.simulate import JetSimulationConfig, simulate_jets
@@ -60,15 +60,15 @@ def main() -> None:
     parton, particle = read_pairs(paths["train"])
     default = EmulatorConfig()
     config = replace(default, training=replace(default.training, epochs=args.epochs))
-    emulator = JetEmulator(config)
+    emulator = JetEmulator.from_config(config)
     started = time.perf_counter()
-    history = emulator.fit(parton, particle)
+    history = emulator.fit(torch.as_tensor(particle), torch.as_tensor(parton))
     train_s = time.perf_counter() - started
 
     test, floor = read_pairs(paths["test"]), read_pairs(paths["floor"])
-    emulator.sample(test[0][:1000])  # warm-up
+    emulate(emulator, test[0][:1000])  # warm-up
     started = time.perf_counter()
-    generated = emulator.sample(test[0], seed=1)
+    generated = emulate(emulator, test[0], seed=1)
     iqn_rate = len(generated) / (time.perf_counter() - started)
     metrics, _ = evaluate_emulator(
         emulator, test, generated, floor, JetEvaluationConfig(max_rows=50_000)
@@ -80,7 +80,7 @@ def main() -> None:
         "speedup_vs_pythia": iqn_rate / rate_biased,
         "train_pairs": len(parton),
         "train_s": train_s,
-        "epochs_run": len(history["history"]),
+        "epochs_run": len(history["iqn"]["history"]),
         "auc": metrics["classifier"]["auc"],
         "auc_err": metrics["classifier"]["auc_err"],
         "auc_floor": metrics["floor_classifier"]["auc"],

@@ -29,7 +29,8 @@ from _common import RESULTS, machine, print_table, replace_rows, write_result  #
 from physgen.calo.evaluate import EvaluationConfig, evaluate  # noqa: E402
 from physgen.calo.features import compute_features  # noqa: E402
 from physgen.calo.io import open_shower_file, read_showers, write_showers  # noqa: E402
-from physgen.calo.shower_models import ShowerModelConfig, build_model  # noqa: E402
+from physgen.calo.models import SHOWER_MODELS  # noqa: E402
+from physgen.calo.models.latent import LatentFlowConfig  # noqa: E402
 from physgen.core.config import load_config  # noqa: E402
 
 ENERGY_EDGES_MEV = (1e3, 3e3, 3e4, 1.01e5)
@@ -61,7 +62,7 @@ def main() -> None:
     args.train, args.reference = preset_files(args.train, args.reference)
     geometry = open_shower_file(args.train).geometry
     energies, showers = read_showers(args.train)
-    base = load_config(ShowerModelConfig, CONFIGS / "latent-flow.yaml")
+    base = load_config(LatentFlowConfig, CONFIGS / "latent-flow.yaml", {"geometry": geometry.name})
     common = {"tag": args.tag, "train_file": str(args.train), "reference_file": str(args.reference)}
     classifier = "official" if args.official else "quick"
     geant4 = hits_and_width(geometry, energies, showers)
@@ -69,7 +70,7 @@ def main() -> None:
     for setting in args.settings.split(","):
         bins, components = map(int, setting.split("x"))
         config = replace(base, marginal_bins=bins, latent_components=components)
-        decoded = build_model(geometry, config).round_trip(energies, showers)
+        decoded = SHOWER_MODELS.build(config).round_trip(energies, showers)
         out = args.work / args.tag / setting
         write_showers(out / "decoded.h5", energies, decoded)
         metrics = evaluate(

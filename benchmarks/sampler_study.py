@@ -32,16 +32,17 @@ from _calo_runs import preset_files, trained_model  # noqa: E402
 from _common import machine, print_table, write_result  # noqa: E402
 from physgen.calo.evaluate import EvaluationConfig, evaluate  # noqa: E402
 from physgen.calo.io import read_showers, write_showers  # noqa: E402
+from physgen.calo.models.base import generate_showers  # noqa: E402
 from physgen.models.samplers import nfe  # noqa: E402
 
 METRICS = ("hist", "cls-low", "fpd")
 
 
 def measure(model, sampler, steps, energies, reference, out_dir, official) -> dict:
-    model.sampler_name, model.steps = sampler, steps
-    model.sample(energies[:100], batch_size=100, seed=0)  # warm-up
+    model.choose_sampler(sampler, steps)
+    generate_showers(model, energies[:100], 100, seed=0)  # warm-up
     started = time.perf_counter()
-    showers = model.sample(energies, batch_size=1000, seed=1)
+    showers = generate_showers(model, energies, 1000, seed=1)
     ms = 1e3 * (time.perf_counter() - started) / len(energies)
     generated = out_dir / f"{sampler}-{steps}.h5"
     write_showers(generated, energies, showers)

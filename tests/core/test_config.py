@@ -4,6 +4,7 @@ import pytest
 
 from physgen.core.config import load_config
 from physgen.core.errors import PhysgenInputError
+from physgen.core.training import TrainingConfig
 
 
 @dataclass(frozen=True)
@@ -29,9 +30,26 @@ def test_yaml_and_toml(tmp_path):
 def test_unknown_setting_is_an_error(tmp_path):
     (tmp_path / "bad.yaml").write_text("inner:\n  widht: 3\n")
     with pytest.raises(
-        PhysgenInputError, match=r"unknown setting\(s\) widht; allowed: width, sizes"
+        PhysgenInputError, match=r"unknown setting 'inner.widht' \(allowed here: width, sizes\)"
     ):
         load_config(Outer, tmp_path / "bad.yaml")
+
+
+def test_values_are_checked_and_converted(tmp_path):
+    """PyYAML reads 1e-3 as the string '1e-3': it becomes the float; 'three' for an int and a
+    fractional int are errors naming the setting; ranges declared with Field are enforced."""
+    (tmp_path / "lr.yaml").write_text("learning_rate: 1e-3\nepochs: 4\n")
+    config = load_config(TrainingConfig, tmp_path / "lr.yaml")
+    assert config.learning_rate == 0.001 and isinstance(config.learning_rate, float)
+    for text, message in (
+        ('epochs: "three"', "'epochs' = 'three': input should be a valid integer"),
+        ("epochs: 2.5", "'epochs' = 2.5: input should be a valid integer"),
+        ("batch_size: 0", "'batch_size' = 0: input should be greater than or equal to 1"),
+        ("learning_rate: -1", "'learning_rate' = -1: input should be greater than 0"),
+    ):
+        (tmp_path / "bad.yaml").write_text(text + "\n")
+        with pytest.raises(PhysgenInputError, match=message):
+            load_config(TrainingConfig, tmp_path / "bad.yaml")
 
 
 def test_unreadable_config(tmp_path):

@@ -34,24 +34,34 @@ def test_loss_goes_down_and_best_model_is_kept():
 
 
 def test_resume_continues_exactly(tmp_path):
+    """Killed after epoch 3 of 6 (cosine schedule, validation split, shuffled batches) and
+    resumed: the same weights, losses and learning rates as the run that was never stopped."""
     x, y = regression_problem()
     config = TrainingConfig(epochs=6, batch_size=32, learning_rate=0.01, patience=None)
     straight = torch.nn.Linear(3, 1)
-    torch.manual_seed(1)
-    straight.load_state_dict(torch.nn.Linear(3, 1).state_dict())
+    start = {k: v.clone() for k, v in straight.state_dict().items()}
+    reference = fit(straight, mse, (x, y), config, tmp_path / "a", progress=False)
+
+    class Killed(Exception):
+        pass
+
+    def dies_in_epoch_four(model, xb, yb):
+        checkpoint = tmp_path / "b" / "checkpoint.pt"
+        if checkpoint.exists() and torch.load(checkpoint, weights_only=False)["state"]["epoch"] == 3:
+            raise Killed
+        return mse(model, xb, yb)
+
     resumed = torch.nn.Linear(3, 1)
-    resumed.load_state_dict(straight.state_dict())
-    fit(straight, mse, (x, y), config, tmp_path / "a", progress=False)
-    # an interrupted run: 3 epochs written to its checkpoint, then resumed to 6
-    short = TrainingConfig(**{**config.__dict__, "epochs": 3})
-    fit(resumed, mse, (x, y), short, tmp_path / "b", progress=False)
-    checkpoint = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=False)
-    assert checkpoint["state"]["epoch"] == 3
-    # the schedule length belongs to the run: resume with the full config
-    fresh = torch.nn.Linear(3, 1)
+    resumed.load_state_dict(start)
+    with pytest.raises(Killed):
+        fit(resumed, dies_in_epoch_four, (x, y), config, tmp_path / "b", progress=False)
+    fresh = torch.nn.Linear(3, 1)  # a new process: other initial weights, from the checkpoint
     history = fit(fresh, mse, (x, y), config, tmp_path / "b", resume=True, progress=False)
     assert history["epochs_run"] == 6
-    assert len(history["history"]) == 6
+    for key in ("train_loss", "val_loss", "lr"):
+        assert [h[key] for h in history["history"]] == [h[key] for h in reference["history"]]
+    for key, value in straight.state_dict().items():
+        assert torch.equal(value, fresh.state_dict()[key])
 
 
 def test_checkpoint_resume_matches_uninterrupted_run(tmp_path):
@@ -80,7 +90,7 @@ def test_checkpoint_resume_matches_uninterrupted_run(tmp_path):
         fit(b, interrupted_loss, (x, y), config, tmp_path / "b", progress=False)
     fit(b, mse, (x, y), config, tmp_path / "b", resume=True, progress=False)
     for key, value in a.state_dict().items():
-        assert torch.allclose(value, b.state_dict()[key])
+        assert torch.equal(value, b.state_dict()[key])
 
 
 def test_nan_guard_skips_or_stops():

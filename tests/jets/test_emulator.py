@@ -6,12 +6,14 @@ import json
 import h5py
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 
 from physgen.cli import main
 from physgen.core.errors import PhysgenInputError
+from physgen.core.run import Run
 from physgen.core.training import TrainingConfig
-from physgen.jets.emulator import EmulatorConfig, JetEmulator
+from physgen.jets.emulator import EmulatorConfig, JetEmulator, emulate
 from physgen.jets.io import read_pairs
 from physgen.models.iqn import IQNConfig
 
@@ -52,13 +54,13 @@ QUICK = EmulatorConfig(
 
 @pytest.fixture(scope="module")
 def emulator():
-    model = JetEmulator(QUICK)
-    model.fit(*smeared_pairs(20_000, 0), progress=False)
+    model = JetEmulator.from_config(QUICK)
+    parton, particle = smeared_pairs(20_000, 0)
+    model.fit(torch.as_tensor(particle), torch.as_tensor(parton), Run(progress=False))
     return model
 
 
 def test_learned_pt_quantiles_match_the_gaussian_smearing(emulator):
-    import torch
     from scipy import stats
 
     from physgen.jets.features import input_features
@@ -78,9 +80,9 @@ def test_save_load_gives_identical_samples(emulator, tmp_path):
     parton, _ = smeared_pairs(500, 1)
     emulator.save(tmp_path / "model.pt")
     loaded = JetEmulator.load(tmp_path / "model.pt")
-    np.testing.assert_array_equal(emulator.sample(parton, seed=3), loaded.sample(parton, seed=3))
-    assert not np.array_equal(emulator.sample(parton, seed=3), emulator.sample(parton, seed=4))
-    jets = emulator.sample(parton, seed=3)
+    np.testing.assert_array_equal(emulate(emulator, parton, 3), emulate(loaded, parton, 3))
+    assert not np.array_equal(emulate(emulator, parton, 3), emulate(emulator, parton, 4))
+    jets = emulate(emulator, parton, 3)
     assert np.isfinite(jets).all() and (jets[:, 0] >= 0).all() and (jets[:, 3] >= 0).all()
 
 
@@ -161,3 +163,15 @@ def test_train_generate_evaluate_commands(tmp_path):
         ],
     )
     assert result.exit_code != 0 and "was not generated from" in result.output
+
+
+def test_training_refuses_unphysical_jets():
+    """physgen 0.1.0 trained a NaN model on one negative mass and logged loss 0.0."""
+    parton, particle = smeared_pairs(50, 2)
+    model = JetEmulator.from_config(QUICK)
+    bad = particle.copy()
+    bad[3, 3] = -1.0
+    with pytest.raises(PhysgenInputError, match="non-negative masses"):
+        model.fit(torch.as_tensor(bad), torch.as_tensor(parton))
+    with pytest.raises(PhysgenInputError, match="at least 2"):
+        model.fit(torch.as_tensor(particle[:1]), torch.as_tensor(parton[:1]))

@@ -36,8 +36,7 @@ def test_trees_learn_a_conditional_gaussian(fitted, method):
 
 
 def test_save_load_and_determinism(fitted, tmp_path):
-    fitted.save(tmp_path / "trees.pkl")
-    again = TreeFlowMatching.load(tmp_path / "trees.pkl")
+    again = TreeFlowMatching.from_bytes(fitted.to_bytes())
     c = np.zeros((50, 1), np.float32)
     assert np.array_equal(fitted.sample(c, seed=3), again.sample(c, seed=3))
     assert not np.array_equal(fitted.sample(c, seed=3), fitted.sample(c, seed=4))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from physgen.calo.models import SHOWER_MODELS
 from physgen.core.cli_errors import friendly_errors
 
 
@@ -326,12 +327,10 @@ def evaluate(
 @click.option(
     "--model",
     "model_name",
-    default="caloflow",
-    show_default=True,
-    type=click.Choice(
-        ["caloflow", "coupling", "latent-flow", "diffusion", "flow-matching", "trees"]
-    ),
-    help="Shower model family.",
+    default=None,
+    type=click.Choice(SHOWER_MODELS.names),
+    help="Shower model family (default: the config's 'model', else caloflow; an explicit "
+    "--model overrides the config's).",
 )
 @click.option(
     "--config",

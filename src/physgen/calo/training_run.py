@@ -4,23 +4,41 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from physgen import __version__
 from physgen.calo.io import open_shower_file, read_showers, write_showers
-from physgen.calo.shower_models import ShowerModel, ShowerModelConfig, build_model, parameter_count
-from physgen.core.atomic import write_json_atomic
-from physgen.core.config import load_config
+from physgen.calo.models import SHOWER_MODELS
+from physgen.calo.models.base import ShowerModel, generate_showers, parameter_count
+from physgen.core.config import from_dict, merge_overrides, read_config_file
 from physgen.core.device import resolve_device
 from physgen.core.errors import PhysgenInputError
-from physgen.core.provenance import software_versions
+from physgen.core.run import Run
+
+DEFAULT_MODEL = "caloflow"
+
+
+def shower_config(
+    model_name: str | None, config_path=None, overrides: dict | None = None, log=print
+):
+    """The typed config of a shower model from a file and the command line. The model comes
+    from ``model_name`` (an explicit --model), else from the file's ``model``, else caloflow;
+    an explicit name that differs from the file's overrides it, and says so."""
+    data = read_config_file(config_path) if config_path is not None else {}
+    in_file = data.get("model")
+    if model_name is not None and in_file is not None and in_file != model_name:
+        log(f"--model {model_name} overrides 'model: {in_file}' of {config_path}")
+    data["model"] = model_name or in_file or DEFAULT_MODEL
+    cls = SHOWER_MODELS.model_class(str(data["model"])).config_class
+    return from_dict(cls, merge_overrides(data, overrides), str(config_path or "config"))
 
 
 def train_run(
-    model_name: str,
+    model_name: str | None,
     config_path,
     data,
     run_dir,
@@ -31,43 +49,33 @@ def train_run(
     log=print,
     progress=True,
 ) -> dict:
-    run_dir = Path(run_dir)
-    if (run_dir / "model.pt").exists() and not resume:
-        raise PhysgenInputError(f"{run_dir} already holds a trained model; choose another --out")
-    config = load_config(ShowerModelConfig, config_path, {"model": model_name})
-    training = replace(
-        config.training,
-        device=resolve_device(device),
-        **({"epochs": epochs} if epochs else {}),
-        **({"seed": seed} if seed is not None else {}),
-    )
-    config = replace(config, training=training)
     info = open_shower_file(data)
+    config = shower_config(
+        model_name,
+        config_path,
+        {
+            "geometry": info.geometry.name,
+            "training.device": resolve_device(device),
+            "training.epochs": epochs,
+            "training.seed": seed,
+        },
+        log,
+    )
+    run = Run(run_dir, resume, progress)
     energies, showers = read_showers(data)
-    model = build_model(info.geometry, config)
+    model = SHOWER_MODELS.build(config)
     log(
         f"training {config.model} on {len(energies)} showers of {info.geometry.name} "
-        f"({parameter_count(model) / 1e6:.2f}M parameters) into {run_dir}"
+        f"({parameter_count(model) / 1e6:.2f}M parameters) into {run.path}"
     )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(
-        run_dir / "config.json",
-        {"config": asdict(config), "data": str(data), "versions": software_versions()},
-    )
+    run.start(config, config.training.seed, data)
     started = time.perf_counter()
-    history = model.fit(
-        energies, showers, run_dir / "checkpoints", resume=resume, progress=progress
-    )
+    history = model.fit(torch.as_tensor(showers), torch.as_tensor(energies).reshape(-1, 1), run)
     train_s = time.perf_counter() - started
-    model.save(run_dir / "model.pt")
-    summary = {
-        "train_s": train_s,
-        "n_train": len(energies),
-        "parameters": parameter_count(model),
-        "history": history,
-    }
-    write_json_atomic(run_dir / "training.json", summary)
-    log(f"trained in {train_s:.0f} s; model saved to {run_dir / 'model.pt'}")
+    summary = run.finish(
+        model, history, train_s=train_s, n_train=len(energies), parameters=parameter_count(model)
+    )
+    log(f"trained in {train_s:.0f} s; model saved to {run.model_path}")
     return summary
 
 
@@ -97,14 +105,12 @@ def generate_run(
     sampler: str | None = None,
     steps: int | None = None,
 ) -> dict:
-    run_dir = Path(run_dir)
-    if not (run_dir / "model.pt").exists():
-        raise PhysgenInputError(f"{run_dir} holds no model.pt: train one with `physgen calo train`")
-    model = ShowerModel.load(run_dir / "model.pt").to(resolve_device(device))
+    path = Run(run_dir).require_model("physgen calo train")
+    model = SHOWER_MODELS.load(path).to(resolve_device(device))
     _choose_sampler(model, sampler, steps)
     energies = _incident_energies(energies_spec, n_events, seed)
     started = time.perf_counter()
-    showers = model.sample(energies, batch_size=batch_size, seed=seed, progress=True)
+    showers = generate_showers(model, energies, batch_size, seed, progress=True)
     wall = time.perf_counter() - started
     write_showers(
         out,
@@ -125,23 +131,9 @@ def generate_run(
 def _choose_sampler(model: ShowerModel, sampler: str | None, steps: int | None) -> None:
     if sampler is None and steps is None:
         return
-    if not hasattr(model, "sampler_name"):
+    if not hasattr(model, "choose_sampler"):
         raise PhysgenInputError(
             f"--sampler/--steps apply to diffusion, flow-matching and trees models, not to "
             f"{model.name}"
         )
-    if sampler is not None:
-        from physgen.calo.diffusion_models import FLOW_MATCHING_SAMPLERS
-        from physgen.models.samplers import SAMPLERS
-
-        allowed = FLOW_MATCHING_SAMPLERS if model.name in ("flow-matching", "trees") else SAMPLERS
-        if sampler not in allowed:
-            raise PhysgenInputError(
-                f"sampler '{sampler}' is not available for {model.name}: "
-                f"use one of {', '.join(allowed)}"
-            )
-        model.sampler_name = sampler
-    if steps is not None:
-        if steps < 1:
-            raise PhysgenInputError("--steps must be at least 1")
-        model.steps = steps
+    model.choose_sampler(sampler, steps)

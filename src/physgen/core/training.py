@@ -12,31 +12,41 @@ import copy
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
+from typing import Annotated, Literal
 
 import numpy as np
 import torch
+from pydantic import Field
 from tqdm import tqdm
 
 from physgen.core.atomic import atomic_path
+from physgen.core.config import settings
+from physgen.core.errors import PhysgenInputError
 
 __all__ = ["TrainingConfig", "StepConfig", "TrainingDiverged", "fit", "optimize"]
 
 
-@dataclass(frozen=True)
+Positive = Annotated[int, Field(ge=1)]
+Rate = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Schedule = Literal["cosine", "constant", "onecycle"]
+NanPolicy = Literal["skip", "stop"]
+
+
+@settings
 class TrainingConfig:
-    epochs: int = 50
-    batch_size: int = 256
-    learning_rate: float = 1e-3
-    weight_decay: float = 0.0
-    schedule: str = "cosine"  # cosine | constant | onecycle
-    validation_fraction: float = 0.1
-    patience: int | None = 10  # epochs without validation gain before stopping; None: never
-    grad_clip: float | None = 5.0
-    nan_policy: str = "skip"  # skip a non-finite batch, or "stop"
-    max_skipped_batches: int = 50
-    seed: int = 0
+    epochs: Positive = 50
+    batch_size: Positive = 256
+    learning_rate: Rate = 1e-3
+    weight_decay: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    schedule: Schedule = "cosine"
+    validation_fraction: Annotated[float, Field(ge=0, lt=1)] = 0.1
+    patience: Positive | None = 10  # epochs without validation gain before stopping; None: never
+    grad_clip: Rate | None = 5.0
+    nan_policy: NanPolicy = "skip"  # skip a non-finite batch, or stop
+    max_skipped_batches: Annotated[int, Field(ge=0)] = 50
+    seed: Annotated[int, Field(ge=0)] = 0
     device: str = "cpu"
 
 
@@ -198,21 +208,34 @@ def fit(
     }
 
 
-def _restore(checkpoint, model, optimizer, scheduler, rng, config) -> dict | None:
-    """Load a checkpoint written by ``_save_checkpoint``; returns the loop state, or None."""
+def _restore(checkpoint, model, optimizer, scheduler, rng, config, generators=None):
+    """Load a checkpoint written by ``_save_checkpoint``; returns the loop state, or None.
+    Every random stream of the loop is restored (numpy, torch's global CPU and CUDA states,
+    and the caller's ``generators``), so a resumed run continues the uninterrupted one."""
     if checkpoint is None or not checkpoint.exists():
         return None
-    saved = torch.load(checkpoint, map_location=config.device, weights_only=False)
-    model.load_state_dict(saved["model"])
-    optimizer.load_state_dict(saved["optimizer"])
-    scheduler.load_state_dict(saved["scheduler"])
+    try:
+        saved = torch.load(checkpoint, map_location=config.device, weights_only=False)
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+    except Exception as err:  # a truncated or foreign file: torch raises many kinds
+        raise PhysgenInputError(
+            f"{checkpoint}: cannot resume from this checkpoint ({type(err).__name__}: {err}); "
+            "delete it to train from the start"
+        ) from None
     rng.bit_generator.state = saved["numpy_rng"]
-    torch.set_rng_state(saved["torch_rng"])
+    torch.set_rng_state(saved["torch_rng"].cpu())
+    if saved.get("cuda_rng") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([state.cpu() for state in saved["cuda_rng"]])
+    for name, generator in (generators or {}).items():
+        generator.set_state(saved["generators"][name].cpu())
     return saved["state"]
 
 
-def _save_checkpoint(path, model, optimizer, scheduler, state, rng, config) -> None:
+def _save_checkpoint(path, model, optimizer, scheduler, state, rng, config, generators=None):
     path.parent.mkdir(parents=True, exist_ok=True)
+    cuda = config.device.startswith("cuda") and torch.cuda.is_available()
     with atomic_path(path) as tmp:
         torch.save(
             {
@@ -222,24 +245,26 @@ def _save_checkpoint(path, model, optimizer, scheduler, state, rng, config) -> N
                 "state": state,
                 "numpy_rng": rng.bit_generator.state,
                 "torch_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state_all() if cuda else None,
+                "generators": {k: g.get_state() for k, g in (generators or {}).items()},
                 "config": asdict(config),
             },
             tmp,
         )
 
 
-@dataclass(frozen=True)
+@settings
 class StepConfig:
     """Training without a data set (e.g. reverse KL to a known density): a number of steps."""
 
-    steps: int = 3000
-    learning_rate: float = 1e-3
-    schedule: str = "constant"
-    grad_clip: float | None = 1.0
-    nan_policy: str = "skip"
-    max_skipped_batches: int = 50
-    checkpoint_every: int = 100
-    seed: int = 0
+    steps: Positive = 3000
+    learning_rate: Rate = 1e-3
+    schedule: Schedule = "constant"
+    grad_clip: Rate | None = 1.0
+    nan_policy: NanPolicy = "skip"
+    max_skipped_batches: Annotated[int, Field(ge=0)] = 50
+    checkpoint_every: Positive = 100
+    seed: Annotated[int, Field(ge=0)] = 0
     device: str = "cpu"
 
     @property
@@ -255,9 +280,12 @@ def optimize(
     resume: bool = False,
     progress: bool = True,
     description: str = "optimizing",
+    generators: dict[str, torch.Generator] | None = None,
 ) -> dict:
     """Minimise ``step_loss(step) -> (loss, metrics)`` for ``config.steps`` steps, with the same
-    checkpointing, resume, NaN guard and progress bar as ``fit``. Returns the history."""
+    checkpointing, resume, NaN guard and progress bar as ``fit``. ``generators``: the random
+    generators ``step_loss`` draws from, saved in the checkpoint so that a resume continues
+    their streams. Returns the history."""
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     model.to(config.device)
@@ -266,7 +294,7 @@ def optimize(
     state = {"epoch": 0, "history": [], "skipped": 0}
     checkpoint = Path(run_dir) / "checkpoint.pt" if run_dir is not None else None
     if resume:
-        state = _restore(checkpoint, model, optimizer, scheduler, rng, config) or state
+        state = _restore(checkpoint, model, optimizer, scheduler, rng, config, generators) or state
     bar = tqdm(
         total=config.steps,
         initial=state["epoch"],
@@ -299,7 +327,9 @@ def optimize(
         if checkpoint is not None and (
             state["epoch"] % config.checkpoint_every == 0 or state["epoch"] == config.steps
         ):
-            _save_checkpoint(checkpoint, model, optimizer, scheduler, state, rng, config)
+            _save_checkpoint(
+                checkpoint, model, optimizer, scheduler, state, rng, config, generators
+            )
     bar.close()
     return {
         "history": state["history"],

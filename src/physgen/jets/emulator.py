@@ -1,27 +1,36 @@
-"""Jet emulator: an autoregressive IQN on the features of Kronheim et al., with the contract
-fit / sample / save / load. Maps parton-level jets to emulated particle- (or detector-)
-level jets."""
+"""Jet emulator: an autoregressive IQN on the features of Kronheim et al., under the
+conditional-generator contract: x is the emulated jet (pt, eta, phi, m) in GeV, the condition
+the parton-level jet (pt, eta, phi, m) in GeV. The feature maps (jets.features) live inside the
+model, so it takes and returns jets. ``emulate``, ``pit`` and ``monotonicity_violations`` are
+the numpy edge."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import field
+from typing import Literal
 
 import numpy as np
 import torch
 
-from physgen.core.atomic import atomic_path
-from physgen.core.config import from_dict
-from physgen.core.training import TrainingConfig, fit
-from physgen.jets.features import input_features, jets_from_targets, target_features
+from physgen.core.config import settings
+from physgen.core.errors import PhysgenInputError
+from physgen.core.training import TrainingConfig
+from physgen.core.training import fit as train_unit
+from physgen.jets.features import (
+    input_features_tensor,
+    jets_from_targets_tensor,
+    target_features_tensor,
+)
+from physgen.models.base import ConditionalGenerator, History, check_batch
 from physgen.models.iqn import AutoregressiveIQN, IQNConfig
 
-__all__ = ["EmulatorConfig", "JetEmulator"]
+__all__ = ["EmulatorConfig", "JetEmulator", "emulate"]
 
 
-@dataclass(frozen=True)
+@settings
 class EmulatorConfig:
-    target: str = "particle"  # particle | detector
+    model: Literal["iqn"] = "iqn"
+    target: Literal["particle", "detector"] = "particle"
     iqn: IQNConfig = field(default_factory=lambda: IQNConfig(hidden=(256, 256, 256)))
     # no early stopping: the validation loss at random tau is too noisy to stop on
     training: TrainingConfig = field(
@@ -31,62 +40,83 @@ class EmulatorConfig:
     )
 
 
-class JetEmulator:
-    def __init__(self, config: EmulatorConfig = EmulatorConfig()):
-        self.config = config
-        self.network = AutoregressiveIQN(4, 4, config.iqn)
+def _check_jets(jets: torch.Tensor, name: str) -> None:
+    if not torch.isfinite(jets).all():
+        raise PhysgenInputError(f"{name} contain NaN or inf")
+    if (jets[:, 0] <= 0).any():
+        raise PhysgenInputError(f"{name} must have positive pT")
+    if (jets[:, 3] < 0).any():
+        raise PhysgenInputError(f"{name} must have non-negative masses")
 
-    @staticmethod
-    def _tensors(parton_jets, jets=None):
-        x = torch.as_tensor(input_features(parton_jets))
-        if jets is None:
-            return x
-        return x, torch.as_tensor(target_features(parton_jets, jets))
 
-    def fit(self, parton_jets, jets, run_dir=None, resume=False, progress=True) -> dict:
-        x, y = self._tensors(parton_jets, jets)
+class JetEmulator(ConditionalGenerator):
+    name = "iqn"
+    config_class = EmulatorConfig
+    n_conditions = n_features = 4
+
+    def __init__(self, config: EmulatorConfig | None = None):
+        super().__init__(config or EmulatorConfig())
+        self.network = AutoregressiveIQN(4, 4, self.config.iqn)
+
+    def fit(self, data, conditions, run=None) -> History:
+        """Train on emulated-level jets ``data`` given their parton jets ``conditions``."""
+        jets = check_batch(data, "jets", 4)
+        parton = check_batch(conditions, "parton jets", 4)
+        if len(jets) != len(parton) or len(jets) < 2:
+            raise PhysgenInputError(
+                f"training needs at least 2 (parton, jet) pairs of equal count, got "
+                f"{len(parton)} parton jets and {len(jets)} jets"
+            )
+        _check_jets(parton, "parton jets")
+        _check_jets(jets, "jets")
+        x, y = input_features_tensor(parton), target_features_tensor(parton, jets)
+        self.cpu()
         self.network.fit_scaling(x, y)
-        return fit(
+        history = train_unit(
             self.network,
             lambda model, xb, yb: model.loss(xb, yb),
             (x, y),
             self.config.training,
-            run_dir=run_dir,
-            resume=resume,
-            progress=progress,
+            run.checkpoint_dir("iqn") if run is not None else None,
+            resume=run.resume if run is not None else False,
+            progress=run.progress if run is not None else True,
             description="IQN",
         )
-
-    def sample(self, parton_jets: np.ndarray, seed: int = 0, batch_size: int = 100_000):
-        """One emulated jet (pt, eta, phi, m) per parton jet."""
-        generator = torch.Generator().manual_seed(seed)
-        x = self._tensors(parton_jets)
-        self.network.eval()
-        targets = torch.cat(
-            [
-                self.network.sample(x[begin : begin + batch_size], generator)
-                for begin in range(0, len(x), batch_size)
-            ]
-        )
-        return jets_from_targets(parton_jets, targets.numpy())
-
-    def pit(self, parton_jets, jets) -> np.ndarray:
-        self.network.eval()
-        return self.network.pit(*self._tensors(parton_jets, jets)).numpy()
-
-    def monotonicity_violations(self, parton_jets, jets) -> float:
-        self.network.eval()
-        return self.network.monotonicity_violations(*self._tensors(parton_jets, jets))
-
-    def save(self, path) -> None:
-        payload = {"config": asdict(self.config), "state": self.network.state_dict()}
-        with atomic_path(path) as tmp:
-            torch.save(payload, tmp)
+        self.to(self.config.training.device)
+        return {"iqn": history}
 
     @classmethod
-    def load(cls, path) -> JetEmulator:
-        payload = torch.load(Path(path), map_location="cpu", weights_only=False)
-        emulator = cls(from_dict(EmulatorConfig, payload["config"], str(path)))
-        emulator.network.load_state_dict(payload["state"])
-        emulator.network.eval()
-        return emulator
+    def upgrade_payload(cls, payload: dict) -> dict:
+        """Emulators saved by physgen <= 0.1.0: the network's weights under "state"."""
+        if "format" in payload:
+            return payload
+        state = {f"network.{k}": v for k, v in payload["state"].items()}
+        return {"model": cls.name, "config": payload["config"], "state_dict": state}
+
+    def _sample(self, conditions, noise):
+        targets = self.network.sample(input_features_tensor(conditions), noise)
+        return jets_from_targets_tensor(conditions, targets)
+
+    def _tensors(self, parton_jets, jets):
+        parton = torch.as_tensor(np.asarray(parton_jets, np.float32))
+        jets = torch.as_tensor(np.asarray(jets, np.float32))
+        device = self.device
+        x = input_features_tensor(parton).to(device)
+        return x, target_features_tensor(parton, jets).to(device)
+
+    def pit(self, parton_jets, jets) -> np.ndarray:
+        self.eval()
+        return self.network.pit(*self._tensors(parton_jets, jets)).cpu().numpy()
+
+    def monotonicity_violations(self, parton_jets, jets) -> float:
+        self.eval()
+        return self.network.monotonicity_violations(*self._tensors(parton_jets, jets))
+
+
+def emulate(
+    model: JetEmulator, parton_jets: np.ndarray, seed: int = 0, batch_size: int = 100_000
+) -> np.ndarray:
+    """One emulated jet (pt, eta, phi, m) per parton jet, numpy in and out."""
+    parton = torch.as_tensor(np.asarray(parton_jets, np.float32))
+    generator = torch.Generator().manual_seed(seed)
+    return model.sample(parton, generator, batch_size=batch_size).cpu().numpy()

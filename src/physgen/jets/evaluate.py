@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from physgen.jets.emulator import JetEmulator
+from physgen.jets.emulator import JetEmulator, emulate
 from physgen.jets.features import TARGET_NAMES, input_features, target_features
 from physgen.metrics.classifier import ClassifierConfig, classifier_two_sample_test
 
@@ -104,7 +104,7 @@ def evaluate_emulator(
     """Metrics of the emulator against held-out ``reference`` = (parton jets, true jets)."""
     parton, truth = (a[: config.max_rows] for a in reference)
     if generated is None:
-        generated = emulator.sample(parton, seed=config.seed)
+        generated = emulate(emulator, parton, seed=config.seed)
     generated = generated[: len(parton)]
     closure = pit_closure(emulator, parton[: config.pit_rows], truth[: config.pit_rows])
     result = {

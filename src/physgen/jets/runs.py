@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, replace
 from pathlib import Path
+
+import torch
 
 from physgen import __version__
 from physgen.core.atomic import write_json_atomic
 from physgen.core.config import load_config
 from physgen.core.device import resolve_device
 from physgen.core.errors import PhysgenInputError
-from physgen.core.provenance import software_versions
-from physgen.jets.emulator import EmulatorConfig, JetEmulator
+from physgen.core.run import Run
+from physgen.jets.emulator import EmulatorConfig, JetEmulator, emulate
 from physgen.jets.evaluate import JetEvaluationConfig, evaluate_emulator
 from physgen.jets.io import read_pairs, write_pairs
 from physgen.jets.report import write_jet_report
@@ -32,49 +33,34 @@ def train_emulator_run(
     progress=True,
     log=print,
 ) -> dict:
-    run_dir = Path(run_dir)
-    if (run_dir / "model.pt").exists() and not resume:
-        raise PhysgenInputError(f"{run_dir} already holds a trained model; choose another --out")
-    config = load_config(EmulatorConfig, config_path, {"target": target} if target else None)
-    training = replace(
-        config.training,
-        device=resolve_device(device),
-        **({"epochs": epochs} if epochs else {}),
-    )
-    config = replace(config, training=training)
+    overrides = {"target": target, "training.epochs": epochs, "training.device": device}
+    config = load_config(EmulatorConfig, config_path, overrides)
+    resolve_device(config.training.device)
+    run = Run(run_dir, resume, progress)
     parton, jets = read_pairs(data, config.target, max_rows)
     log(
         f"training the IQN jet emulator on {len(parton)} pairs (parton -> {config.target}) "
-        f"into {run_dir}"
+        f"into {run.path}"
     )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(
-        run_dir / "config.json",
-        {"config": asdict(config), "data": str(data), "versions": software_versions()},
-    )
-    emulator = JetEmulator(config)
+    run.start(config, config.training.seed, data)
+    emulator = JetEmulator.from_config(config)
     started = time.perf_counter()
-    history = emulator.fit(parton, jets, run_dir / "checkpoints", resume, progress)
+    history = emulator.fit(torch.as_tensor(jets), torch.as_tensor(parton), run)
     train_s = time.perf_counter() - started
-    emulator.save(run_dir / "model.pt")
-    summary = {"train_s": train_s, "n_train": len(parton), "history": history}
-    write_json_atomic(run_dir / "training.json", summary)
-    log(f"trained in {train_s:.0f} s; model saved to {run_dir / 'model.pt'}")
+    summary = run.finish(emulator, history, train_s=train_s, n_train=len(parton))
+    log(f"trained in {train_s:.0f} s; model saved to {run.model_path}")
     return summary
 
 
 def _load(run_dir) -> JetEmulator:
-    path = Path(run_dir) / "model.pt"
-    if not path.exists():
-        raise PhysgenInputError(f"{run_dir}: no model.pt; train one with `physgen jets train`")
-    return JetEmulator.load(path)
+    return JetEmulator.load(Run(run_dir).require_model("physgen jets train"))
 
 
 def generate_run(run_dir, inputs, out, seed=0, log=print) -> dict:
     emulator = _load(run_dir)
     parton, _ = read_pairs(inputs, emulator.config.target)
     started = time.perf_counter()
-    jets = emulator.sample(parton, seed=seed)
+    jets = emulate(emulator, parton, seed=seed)
     seconds = time.perf_counter() - started
     write_pairs(
         out,

@@ -39,10 +39,10 @@ def exact(model, size, beta, q, mi):
 @lattice.command()
 @click.option(
     "--model",
-    default="ising2d",
-    show_default=True,
+    default=None,
     type=click.Choice(["ising2d", "potts", "tfim-chain"]),
-    help="tfim-chain: the transverse-field Ising ring in its classical (Suzuki-Trotter) form.",
+    help="Default: the config's 'lattice', else ising2d. tfim-chain: the transverse-field Ising "
+    "ring in its classical (Suzuki-Trotter) form.",
 )
 @click.option(
     "--L", "size", required=True, type=int, help="Linear lattice size (tfim-chain: ring sites)."
@@ -53,7 +53,7 @@ def exact(model, size, beta, q, mi):
     type=float,
     help="Inverse temperature (J = 1); tfim-chain: the quantum one, slices = beta / trotter step.",
 )
-@click.option("--q", default=3, show_default=True, type=int, help="Potts states.")
+@click.option("--q", type=int, help="Potts states (default 3).")
 @click.option("--trotter-step", type=float, help="tfim-chain: imaginary-time step (default 0.25).")
 @click.option(
     "--config",
@@ -73,43 +73,26 @@ def train(
     model, size, beta, q, trotter_step, config_path, steps, batch_size, run_dir, resume, device
 ):
     """Train a variational autoregressive sampler (reverse KL) for a lattice model."""
-    from dataclasses import replace
+    from physgen.lattice.variational import train_run
 
-    from physgen.core.atomic import write_json_atomic
-    from physgen.core.config import load_config
-    from physgen.core.device import resolve_device
-    from physgen.lattice.variational import SamplerConfig, save_sampler, train_sampler
-
-    config = load_config(
-        SamplerConfig,
+    history = train_run(
         config_path,
+        run_dir,
         {
             "lattice": model,
             "L": size,
             "beta": beta,
-            "q": q if model == "potts" else 2,
+            "q": q if q is not None or model != "potts" else 3,
             "batch_size": batch_size,
             "trotter_step": trotter_step,
+            "optimizer.steps": steps,
+            "optimizer.device": device,
         },
-    )
-    optimizer = replace(
-        config.optimizer, device=resolve_device(device), **({"steps": steps} if steps else {})
-    )
-    config = replace(config, optimizer=optimizer)
-    sampler, history = train_sampler(config, run_dir, resume=resume)
-    save_sampler(Path(run_dir) / "sampler.pt", sampler, config)
-    last = history["history"][-1]
-    write_json_atomic(
-        Path(run_dir) / "training.json",
-        {
-            "seconds": history["seconds"],
-            "steps": history["steps"],
-            "final_variational_free_energy_per_site": last["free_energy_per_site"],
-        },
+        resume,
     )
     click.echo(
         f"trained {history['steps']} steps in {history['seconds']:.0f} s; "
-        f"sampler saved to {Path(run_dir) / 'sampler.pt'}"
+        f"sampler saved to {Path(run_dir) / 'model.pt'}"
     )
 
 
@@ -139,14 +122,15 @@ def train(
     help="Average the sampler over symmetries of the square torus (8 or 32 site permutations; "
     "as many log q evaluations per sample): exact, and a better proposal for reweighting.",
 )
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto.")
 @friendly_errors
-def estimate(run_dir, observables, samples, seed, mi_conditional, symmetrize):
+def estimate(run_dir, observables, samples, seed, mi_conditional, symmetrize, device):
     """Estimate observables with a trained sampler: neural importance sampling and neural MCMC.
 
     Prints JSON; with the exact answer beside it where one is known (2D Ising, Kaufman)."""
     from physgen.lattice.estimate_run import estimate_run
 
     result = estimate_run(
-        run_dir, observables.split(","), samples, seed, mi_conditional, symmetrize
+        run_dir, observables.split(","), samples, seed, mi_conditional, symmetrize, device
     )
     click.echo(json.dumps(result, indent=2))

@@ -16,14 +16,22 @@ the O(1/K) bias of the logarithm by + (mean w^2 / mean(w)^2 - 1) / (2K).
 from __future__ import annotations
 
 import math
+from dataclasses import field
+from typing import Annotated, Literal
 
 import torch
+from pydantic import Field
 
+from physgen.core.config import settings
 from physgen.core.training import StepConfig, optimize
 from physgen.lattice.mutual_information import half_internal_energy
+from physgen.models.base import ConditionalGenerator, History, check_batch
 from physgen.models.hierarchical import ConditionalMADE, HierarchicalStripSampler
+from physgen.models.noise import uniform
 
 __all__ = [
+    "ConditionalStripSampler",
+    "StripConfig",
     "StripSampler",
     "boundary_pool",
     "build_strip_sampler",
@@ -87,6 +95,83 @@ def build_strip_sampler(L: int, network: str = "made"):
     raise ValueError(f"unknown strip network '{network}': made or han")
 
 
+@settings
+class StripConfig:
+    model: Literal["lattice-strip"] = "lattice-strip"
+    L: Annotated[int, Field(ge=4, multiple_of=2)] = 16
+    beta: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 0.4406868
+    network: Literal["made", "han"] = "made"
+    J: float = 1.0
+    boundaries_per_step: Annotated[int, Field(ge=1)] = 100
+    draws_per_boundary: Annotated[int, Field(ge=2)] = 10
+    annealing: Annotated[float, Field(ge=0, lt=1)] = 0.998
+    optimizer: StepConfig = field(default_factory=StepConfig)
+
+
+class ConditionalStripSampler(ConditionalGenerator):
+    """q(strip | boundary) under the model contract: x is (batch, H L) strip bits as float32,
+    the condition (batch, 2 L) boundary bits (x, then y); ``log_prob`` is exact. ``fit`` trains
+    by reverse KL to the strip's Boltzmann weight over the boundaries given as conditions."""
+
+    name = "lattice-strip"
+    config_class = StripConfig
+
+    def __init__(self, config: StripConfig):
+        super().__init__(config)
+        self.net = build_strip_sampler(config.L, config.network)
+        self.n_conditions, self.n_features = 2 * config.L, (config.L // 2) * config.L
+
+    @staticmethod
+    def seed_of(config) -> int:
+        return config.optimizer.seed
+
+    def fit(self, data=None, conditions=None, run=None) -> History:
+        """``conditions``: the pool of boundaries (rows of ``boundary_pool``) to train over;
+        ``data`` is not used (the target is the strip's Boltzmann weight)."""
+        pool = check_batch(conditions, "boundaries", self.n_conditions).long()
+        config = self.config
+        self.to(config.optimizer.device)
+        pool = pool.to(config.optimizer.device)
+        generator = torch.Generator(device=config.optimizer.device).manual_seed(
+            config.optimizer.seed
+        )
+        per_step = config.boundaries_per_step
+
+        def step_loss(step: int):
+            beta_t = config.beta * (1 - config.annealing ** (step + 1))
+            u = uniform(generator, (per_step,), pool.device)
+            chosen = (u * len(pool)).long().clamp_max(len(pool) - 1)
+            boundaries = pool[chosen].repeat_interleave(config.draws_per_boundary, dim=0)
+            log_q, energy = _strip_draws(self.net, boundaries, config.J, generator)
+            with torch.no_grad():
+                signal = (log_q.double() + beta_t * energy).view(per_step, -1)
+                advantage = (signal - signal.mean(1, keepdim=True)).flatten().float()
+            loss = (advantage * log_q).mean()
+            free_energy = signal.mean().item() / beta_t
+            return loss, {"beta": beta_t, "free_energy_per_boundary": free_energy}
+
+        history = optimize(
+            self.net,
+            step_loss,
+            config.optimizer,
+            run.checkpoint_dir("strip") if run is not None else None,
+            run.resume if run is not None else False,
+            run.progress if run is not None else True,
+            f"strip L={config.L}",
+            generators={"sampling": generator},
+        )
+        self.eval()
+        return {"strip": history}
+
+    def _sample(self, conditions, noise):
+        return self.net.sample_strip(conditions.long(), noise).float()
+
+    def log_prob(self, x, conditions):
+        bits = check_batch(x, "strip bits", self.n_features).to(self.device).long()
+        boundary = check_batch(conditions, "boundaries", self.n_conditions).to(self.device)
+        return self.net.log_prob_strip(bits, boundary.long())
+
+
 def train_strip_sampler(
     pool: torch.Tensor,
     L: int,
@@ -100,24 +185,24 @@ def train_strip_sampler(
     run_dir=None,
     progress: bool = True,
 ):
-    """Reverse KL averaged over boundaries of ``pool`` (rows of ``boundary_pool``)."""
-    sampler = build_strip_sampler(L, network)
-    generator = torch.Generator().manual_seed(config.seed)
+    """Reverse KL averaged over boundaries of ``pool`` (rows of ``boundary_pool``); returns
+    (the sampler's network, history)."""
+    from physgen.core.run import Run
 
-    def step_loss(step: int):
-        beta_t = beta * (1 - annealing ** (step + 1))
-        chosen = torch.randint(len(pool), (boundaries_per_step,), generator=generator)
-        boundaries = pool[chosen].repeat_interleave(draws_per_boundary, dim=0)
-        log_q, energy = _strip_draws(sampler, boundaries, J, generator)
-        with torch.no_grad():
-            signal = (log_q.double() + beta_t * energy).view(boundaries_per_step, -1)
-            advantage = (signal - signal.mean(1, keepdim=True)).flatten().float()
-        loss = (advantage * log_q).mean()
-        return loss, {"beta": beta_t, "free_energy_per_boundary": signal.mean().item() / beta_t}
-
-    history = optimize(sampler, step_loss, config, run_dir, False, progress, f"strip L={L}")
-    sampler.eval()
-    return sampler, history
+    model = ConditionalStripSampler.from_config(
+        StripConfig(
+            L=L,
+            beta=beta,
+            network=network,
+            J=J,
+            boundaries_per_step=boundaries_per_step,
+            draws_per_boundary=draws_per_boundary,
+            annealing=annealing,
+            optimizer=config,
+        )
+    )
+    history = model.fit(None, pool, Run(run_dir, False, progress))["strip"]
+    return model.net, history
 
 
 def neural_strip_log_weights(

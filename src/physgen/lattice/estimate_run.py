@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from physgen.core.device import resolve_device
 from physgen.core.errors import PhysgenInputError
+from physgen.core.run import Run
 from physgen.lattice.conditional_z import (
+    ConditionalStripSampler,
+    StripConfig,
     boundary_pool,
-    build_strip_sampler,
     neural_conditional_log_z,
-    train_strip_sampler,
 )
 from physgen.lattice.estimators import draw, neural_mcmc, nis_estimates
 from physgen.lattice.exact import kaufman_log_z
@@ -34,18 +36,20 @@ def estimate_run(
     seed: int = 1,
     mi_conditional: str = "auto",
     symmetrize: str = "none",
+    device: str = "cpu",
 ) -> dict:
     unknown = sorted(set(observables) - set(OBSERVABLES))
     if unknown:
         raise PhysgenInputError(
             f"unknown observable(s) {', '.join(unknown)}: choose from {', '.join(OBSERVABLES)}"
         )
-    path = Path(run_dir) / "sampler.pt"
-    if not path.exists():
-        raise PhysgenInputError(
-            f"{run_dir} holds no sampler.pt: train one with `physgen lattice train`"
-        )
+    legacy = Path(run_dir) / "sampler.pt"  # runs of physgen <= 0.1.0
+    if legacy.exists() and not (Path(run_dir) / Run.MODEL).exists():
+        path = legacy
+    else:
+        path = Run(run_dir).require_model("physgen lattice train")
     sampler, config = load_sampler(path)
+    sampler = sampler.to(resolve_device(device))
     if symmetrize != "none":
         if config.lattice not in ("ising2d", "potts"):
             raise PhysgenInputError(
@@ -126,7 +130,8 @@ def _mutual_information(sampler, config, lattice, samples, seed, run_dir, condit
             "exact conditional partition functions need L <= 12 (transfer matrix): "
             "use --mi-conditional neural"
         )
-    spins = sampler.sample(samples, torch.Generator().manual_seed(seed + 1))
+    spins = sampler.sample(samples, _generator(sampler, seed + 1)).cpu()
+    sampler = sampler.cpu()
     with torch.no_grad():
         log_q = sampler.log_prob(spins)
     spins_pm = lattice_spins(config, spins).view(-1, config.L, config.L)
@@ -153,21 +158,30 @@ def _mutual_information(sampler, config, lattice, samples, seed, run_dir, condit
 
 def _strip_sampler(sampler, config, path: Path, seed: int):
     """The run's conditional strip sampler; trained on the sampler's boundaries if absent."""
-    import torch
 
-    from physgen.core.atomic import atomic_path
     from physgen.core.training import StepConfig
 
     if path.exists():
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-        strip = build_strip_sampler(config.L, saved["network"])
-        strip.load_state_dict(saved["state_dict"])
-        return strip.eval()
+        try:
+            return ConditionalStripSampler.load(path).net
+        except (PhysgenInputError, KeyError):  # a damaged or older cache: train it again
+            path.unlink()
     network = "han" if config.L >= 32 else "made"  # a one-layer VAN of the strip is O(L^4)
-    spins = 2 * sampler.sample(20_000, torch.Generator().manual_seed(seed)) - 1
-    steps = StepConfig(steps=STRIP_STEPS, schedule="cosine", seed=seed)
-    pool = boundary_pool(spins.view(-1, config.L, config.L))
-    strip, _ = train_strip_sampler(pool, config.L, config.beta, steps, network=network)
-    with atomic_path(path) as tmp:
-        torch.save({"network": network, "state_dict": strip.state_dict()}, tmp)
-    return strip
+    spins = 2 * sampler.sample(20_000, _generator(sampler, seed)).cpu() - 1
+    strip_config = StripConfig(
+        L=config.L,
+        beta=config.beta,
+        network=network,
+        optimizer=StepConfig(steps=STRIP_STEPS, schedule="cosine", seed=seed),
+    )
+    model = ConditionalStripSampler.from_config(strip_config)
+    model.fit(None, boundary_pool(spins.view(-1, config.L, config.L)))
+    model.save(path)
+    return model.net
+
+
+def _generator(sampler, seed: int):
+    import torch
+
+    device = next(sampler.buffers(), next(sampler.parameters(), torch.empty(0))).device
+    return torch.Generator(device=device).manual_seed(seed)

@@ -22,13 +22,14 @@ from scipy.special import logsumexp
 def draw(sampler, energy_fn, n: int, batch: int = 1000, seed: int = 0, keep=None):
     """n samples: (log q, energies) as float64 numpy arrays; with ``keep`` (a function of a
     batch of samples) also the concatenation of what it returns for every batch."""
-    generator = torch.Generator().manual_seed(seed)
+    device = next(sampler.buffers(), next(sampler.parameters(), torch.empty(0))).device
+    generator = torch.Generator(device=device).manual_seed(seed)
     log_q, energies, kept = [], [], []
     with torch.no_grad():
         for begin in range(0, n, batch):
             spins = sampler.sample(min(batch, n - begin), generator)
-            log_q.append(sampler.log_prob(spins).double().numpy())
-            energies.append(np.asarray(energy_fn(spins), dtype=np.float64))
+            log_q.append(sampler.log_prob(spins).double().cpu().numpy())
+            energies.append(torch.as_tensor(energy_fn(spins)).double().cpu().numpy())
             if keep is not None:
                 kept.append(keep(spins))
     result = np.concatenate(log_q), np.concatenate(energies)

@@ -7,35 +7,41 @@ and Zhang, PRL 122, 080602 (2019)).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import field
+from typing import Annotated, Literal
 
 import torch
+from pydantic import Field
 
-from physgen.core.atomic import atomic_path
+from physgen.core.config import settings
 from physgen.core.errors import PhysgenInputError
 from physgen.core.training import StepConfig, optimize
 from physgen.lattice.entanglement import TrotterChain
 from physgen.lattice.models import Ising, Potts
 from physgen.models.autoregressive import MADE, AutoregressiveSampler, PixelCNN
+from physgen.models.base import ConditionalGenerator, History, check_batch
 from physgen.models.hierarchical import HierarchicalSampler
 
+Positive = Annotated[int, Field(ge=1)]
+PositiveReal = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
-@dataclass(frozen=True)
+
+@settings
 class SamplerConfig:
-    lattice: str = "ising2d"  # ising2d | potts | tfim-chain
-    L: int = 16  # tfim-chain: the sites of the quantum ring
-    beta: float = 0.4406868  # tfim-chain: the quantum inverse temperature (1/J)
-    q: int = 2
-    trotter_step: float = 0.25  # tfim-chain: imaginary-time step; slices = beta / step
-    transverse_field: float = 1.0  # tfim-chain: h / J
-    network: str = "made"  # made | pixelcnn | han (hierarchical; L a power of two)
-    depth: int = 1  # han: 2 adds `width` hidden units per site to the nets of the large crosses
-    width: int = 16
-    kernel: int = 5
+    model: Literal["lattice-sampler"] = "lattice-sampler"
+    lattice: Literal["ising2d", "potts", "tfim-chain"] = "ising2d"
+    L: Annotated[int, Field(ge=2)] = 16  # tfim-chain: the sites of the quantum ring
+    beta: PositiveReal = 0.4406868  # tfim-chain: the quantum inverse temperature (1/J)
+    q: Annotated[int, Field(ge=2)] = 2
+    trotter_step: PositiveReal = 0.25  # tfim-chain: imaginary-time step; slices = beta / step
+    transverse_field: Annotated[float, Field(allow_inf_nan=False)] = 1.0  # tfim-chain: h / J
+    network: Literal["made", "pixelcnn", "han"] = "made"  # han: hierarchical, L a power of two
+    depth: Positive = 1  # han: 2 adds `width` hidden units per site to the large crosses' nets
+    width: Positive = 16
+    kernel: Positive = 5
     z2_symmetric: bool = True
-    batch_size: int = 1000
-    annealing: float = 0.998
+    batch_size: Annotated[int, Field(ge=2)] = 1000
+    annealing: Annotated[float, Field(ge=0, lt=1)] = 0.998
     optimizer: StepConfig = field(default_factory=StepConfig)
 
 
@@ -80,6 +86,8 @@ def build_sampler(config: SamplerConfig) -> AutoregressiveSampler | Hierarchical
     if config.lattice == "tfim-chain" and config.network != "made":
         raise PhysgenInputError("the tfim-chain torus is not square: use network 'made'")
     if config.network == "han":
+        if config.L < 4 or config.L & (config.L - 1):
+            raise PhysgenInputError(f"the HAN needs L a power of two >= 4, not {config.L}")
         return HierarchicalSampler(
             config.L,
             q,
@@ -97,47 +105,121 @@ def build_sampler(config: SamplerConfig) -> AutoregressiveSampler | Hierarchical
     return AutoregressiveSampler(conditional, z2_symmetric=config.z2_symmetric and q == 2)
 
 
-def train_sampler(config: SamplerConfig, run_dir=None, resume=False, progress=True):
-    """Train a sampler by reverse KL; returns (sampler, history)."""
-    sampler = build_sampler(config)
+class LatticeSampler(ConditionalGenerator):
+    """An autoregressive sampler of a lattice's Boltzmann density under the model contract:
+    x is (batch, n_sites) spins 0..q-1 as float32 (the network's coding; ``lattice_spins``
+    maps them to the model's), there is no condition (conditions of shape (batch, 0)), and
+    ``log_prob`` is the exact log q. ``fit`` trains by reverse KL against an energy function
+    (by default the config's lattice) instead of data."""
+
+    name = "lattice-sampler"
+    config_class = SamplerConfig
+
+    def __init__(self, config: SamplerConfig):
+        super().__init__(config)
+        self.net = build_sampler(config)
+        self.n_features = self.net.n_sites
+
+    @staticmethod
+    def seed_of(config) -> int:
+        return config.optimizer.seed
+
+    def fit(self, data=None, conditions=None, run=None) -> History:
+        """Reverse KL to exp(-beta E(s)): ``data`` is the energy function E of (batch,
+        n_sites) network spins (None: the config's lattice), beta annealed from 0."""
+        config = self.config
+        energy = data if data is not None else lattice_energy(config)
+        device = config.optimizer.device
+        self.to(device)
+        generator = torch.Generator(device=device).manual_seed(config.optimizer.seed)
+
+        def step_loss(step: int):
+            beta_t = boltzmann_beta(config) * (1 - config.annealing ** (step + 1))
+            spins = self.net.sample(config.batch_size, generator)
+            log_q = self.net.log_prob(spins)
+            with torch.no_grad():
+                signal = log_q + beta_t * energy(spins).to(log_q.dtype)
+                advantage = signal - signal.mean()
+            loss = (advantage * log_q).mean()
+            free_energy = (signal.mean() / beta_t / self.n_features).item()
+            return loss, {"beta": beta_t, "free_energy_per_site": free_energy}
+
+        history = optimize(
+            self.net,
+            step_loss,
+            config.optimizer,
+            run.checkpoint_dir("sampler") if run is not None else None,
+            run.resume if run is not None else False,
+            run.progress if run is not None else True,
+            description=f"{config.network.upper()} {config.lattice} L={config.L}",
+            generators={"sampling": generator},
+        )
+        self.eval()
+        return {"sampler": history}
+
+    def _sample(self, conditions, noise):
+        return self.net.sample(len(conditions), noise).float()
+
+    def log_prob(self, x, conditions=None):
+        x = check_batch(x, "spins", self.n_features)
+        return self.net.log_prob(x.to(self.device).long())
+
+    @classmethod
+    def upgrade_payload(cls, payload: dict) -> dict:
+        """sampler.pt of physgen <= 0.1.0: the network's weights without the ``net.`` prefix."""
+        if "format" in payload:
+            return payload
+        state = {f"net.{k}": v for k, v in payload["state_dict"].items()}
+        return {"model": cls.name, "config": payload["config"], "state_dict": state}
+
+
+def lattice_energy(config: SamplerConfig):
+    """E(s) of (batch, n_sites) network spins for the config's lattice."""
     lattice = build_lattice(config)
-    generator = torch.Generator().manual_seed(config.optimizer.seed)
+    return lambda spins: lattice.energy(lattice_spins(config, spins).view(-1, *lattice.shape))
 
-    def step_loss(step: int):
-        beta_t = boltzmann_beta(config) * (1 - config.annealing ** (step + 1))
-        spins = sampler.sample(config.batch_size, generator)
-        log_q = sampler.log_prob(spins)
-        energy = lattice.energy(lattice_spins(config, spins).view(-1, *lattice.shape)).float()
-        with torch.no_grad():
-            signal = log_q + beta_t * energy
-            advantage = signal - signal.mean()
-        loss = (advantage * log_q).mean()
-        free_energy = (signal.mean() / beta_t / lattice.n_sites).item()
-        return loss, {"beta": beta_t, "free_energy_per_site": free_energy}
 
-    history = optimize(
-        sampler,
-        step_loss,
-        config.optimizer,
-        run_dir,
-        resume,
-        progress,
-        description=f"{config.network.upper()} {config.lattice} L={config.L}",
+def train_sampler(config: SamplerConfig, run_dir=None, resume=False, progress=True):
+    """Train a sampler by reverse KL; returns (the sampler's network, history). The network
+    is ``LatticeSampler.net`` (sample(n, generator), log_prob(spins))."""
+    from physgen.core.run import Run
+
+    model = LatticeSampler.from_config(config)
+    history = model.fit(None, None, Run(run_dir, resume, progress))["sampler"]
+    return model.net, history
+
+
+def save_sampler(path, sampler, config: SamplerConfig) -> None:
+    """Save a trained network (from ``train_sampler``) as a LatticeSampler model file."""
+    model = LatticeSampler(config)
+    model.net.load_state_dict(sampler.state_dict())
+    model.save(path)
+
+
+def load_sampler(path) -> tuple[AutoregressiveSampler | HierarchicalSampler, SamplerConfig]:
+    """(network, config) of a LatticeSampler model file."""
+    model = LatticeSampler.load(path)
+    return model.net, model.config
+
+
+def train_run(config_path, run_dir, overrides: dict, resume: bool = False) -> dict:
+    """``physgen lattice train``: a LatticeSampler trained into a run folder (core.run);
+    returns the sampler's history."""
+    from physgen.core.config import load_config
+    from physgen.core.device import resolve_device
+    from physgen.core.run import Run
+
+    config = load_config(SamplerConfig, config_path, overrides)
+    resolve_device(config.optimizer.device)
+    run = Run(run_dir, resume)
+    model = LatticeSampler.from_config(config)
+    run.start(config, config.optimizer.seed)
+    history = model.fit(None, None, run)["sampler"]
+    run.finish(
+        model,
+        {"sampler": history},
+        seconds=history["seconds"],
+        steps=history["steps"],
+        final_variational_free_energy_per_site=history["history"][-1]["free_energy_per_site"],
     )
-    return sampler, history
-
-
-def save_sampler(path, sampler: AutoregressiveSampler, config: SamplerConfig) -> None:
-    with atomic_path(path) as tmp:
-        torch.save({"config": asdict(config), "state_dict": sampler.state_dict()}, tmp)
-
-
-def load_sampler(path) -> tuple[AutoregressiveSampler, SamplerConfig]:
-    from physgen.core.config import from_dict
-
-    payload = torch.load(Path(path), map_location="cpu", weights_only=False)
-    config = from_dict(SamplerConfig, payload["config"], str(path))
-    sampler = build_sampler(config)
-    sampler.load_state_dict(payload["state_dict"])
-    sampler.eval()
-    return sampler, config
+    return history

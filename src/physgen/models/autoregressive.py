@@ -18,6 +18,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from physgen.models.noise import uniform
+
 __all__ = [
     "MADE",
     "PixelCNN",
@@ -78,7 +80,7 @@ class MADE(nn.Module):
         bias = layer.bias.expand(n, -1)
         if extra_bias is not None:
             bias = bias + extra_bias
-        uniforms = torch.rand(n, self.n_sites, generator=generator, device=weight.device)
+        uniforms = uniform(generator, (n, self.n_sites), weight.device)
         if self.q == 2:
             return self._sample_binary(weight, bias, uniforms)
         running = bias.clone()
@@ -241,12 +243,12 @@ class AutoregressiveSampler(nn.Module):
             one_hot = torch.zeros(n, self.n_sites, self.q, device=device)
             for site in range(self.n_sites):
                 logits = self.conditional(one_hot)[:, :, site]
-                drawn = torch.multinomial(F.softmax(logits, dim=1), 1, generator=generator).squeeze(
-                    1
-                )
+                cdf = torch.cumsum(F.softmax(logits, dim=1), 1)
+                u = uniform(generator, (n, 1), device)
+                drawn = torch.searchsorted(cdf, u).squeeze(1).clamp_max(self.q - 1)
                 spins[:, site] = drawn
                 one_hot[:, site] = F.one_hot(drawn, self.q).float()
         if self.z2_symmetric:
-            flip = torch.rand(n, generator=generator, device=device) < 0.5
+            flip = uniform(generator, (n,), device) < 0.5
             spins = torch.where(flip[:, None], 1 - spins, spins)
         return spins

@@ -16,10 +16,13 @@ velocity eps - y, loss E ||v(x_t, t, c) - (eps - y)||^2; its minimiser is E[eps 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import Annotated, Literal
 
 import torch
+from pydantic import Field
 from torch import nn
+
+from physgen.core.config import settings
 
 __all__ = [
     "DenoiserConfig",
@@ -31,16 +34,16 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@settings
 class DenoiserConfig:
-    hidden: int = 512
-    blocks: int = 4
-    embedding: int = 64
-    sigma_data: float = 1.0
+    hidden: Annotated[int, Field(ge=1)] = 512
+    blocks: Annotated[int, Field(ge=1)] = 4
+    embedding: Annotated[int, Field(ge=2)] = 64
+    sigma_data: Annotated[float, Field(gt=0)] = 1.0
     p_mean: float = -1.2
-    p_std: float = 1.2
-    weighting: str = "edm"  # edm | min-snr
-    min_snr_gamma: float = 5.0
+    p_std: Annotated[float, Field(gt=0)] = 1.2
+    weighting: Literal["edm", "min-snr"] = "edm"
+    min_snr_gamma: Annotated[float, Field(gt=0)] = 5.0
 
 
 def fourier_embedding(values: torch.Tensor, size: int) -> torch.Tensor:

@@ -13,22 +13,26 @@ so ``log_prob`` is the density of the original variables.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import Annotated, Literal
 
 import torch
 import zuko
+from pydantic import Field
 from torch import nn
+
+from physgen.core.config import settings
+from physgen.models.noise import NoiseSource, normal
 
 __all__ = ["FlowConfig", "CouplingLayer", "ConditionalFlow", "distillation_loss"]
 
 
-@dataclass(frozen=True)
+@settings
 class FlowConfig:
-    kind: str = "coupling-rqs"  # coupling-rqs | coupling-affine | maf | nsf | iaf
-    transforms: int = 6
-    hidden: tuple[int, ...] = (256, 256)
-    bins: int = 8
-    bound: float = 5.0  # splines act on [-bound, bound]; identity outside
+    kind: Literal["coupling-rqs", "coupling-affine", "maf", "nsf", "iaf"] = "coupling-rqs"
+    transforms: Annotated[int, Field(ge=1)] = 6
+    hidden: tuple[Annotated[int, Field(ge=1)], ...] = (256, 256)
+    bins: Annotated[int, Field(ge=2)] = 8
+    bound: Annotated[float, Field(gt=0)] = 5.0  # splines act on [-bound, bound]; identity outside
 
 
 def _mlp(n_in: int, hidden: tuple[int, ...], n_out: int) -> nn.Sequential:
@@ -160,9 +164,9 @@ class ConditionalFlow(nn.Module):
         return -0.5 * (z**2).sum(1) - 0.5 * self.features * math.log(2 * math.pi) + ladj
 
     @torch.no_grad()
-    def sample(self, c: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """One sample per row of ``c``."""
-        z = torch.randn(len(c), self.features, generator=generator, device=c.device, dtype=c.dtype)
+    def sample(self, c: torch.Tensor, noise: NoiseSource = None) -> torch.Tensor:
+        """One sample per row of ``c``; ``noise``: a generator or a models.noise source."""
+        z = normal(noise, (len(c), self.features), c.device, c.dtype)
         return self.from_latent(z, c)
 
 

@@ -19,6 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from physgen.models.autoregressive import MADE, binary_log_q, draw_binary, fold_binary
+from physgen.models.noise import uniform
 
 __all__ = [
     "ConditionalMADE",
@@ -98,7 +99,7 @@ class ConditionalMADE(nn.Module):
         weight, offset = self._binary_weights()
         context_bits = context_bits.to(weight.dtype)
         logits = F.linear(context_bits, weight[:, self.n_sites :], offset)
-        uniforms = torch.rand(logits.shape, generator=generator, device=logits.device)
+        uniforms = uniform(generator, logits.shape, logits.device)
         if not self.hidden:
             return draw_binary(logits, weight[:, : self.n_sites], uniforms)
         values, context, out = self._hidden_weights()
@@ -251,7 +252,7 @@ class HierarchicalSampler(_ConditionalStages):
         spins[:, self.border_sites] = self.border_net.sample_incremental(n, generator)
         spins = self._stages_sample(spins, generator)
         if self.z2_symmetric:
-            flip = torch.rand(n, generator=generator, device=device) < 0.5
+            flip = uniform(generator, (n,), device) < 0.5
             spins = torch.where(flip[:, None], 1 - spins, spins)
         return spins
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from physgen.models.noise import NoiseSource, uniform
+
 __all__ = ["IQNConfig", "AutoregressiveIQN", "pinball_loss"]
 
 
@@ -89,11 +91,12 @@ class AutoregressiveIQN(nn.Module):
         return total / self.n_outputs
 
     @torch.no_grad()
-    def sample(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        """One draw of y per row of x: tau ~ U(0, 1) per feature, feature by feature."""
+    def sample(self, x: torch.Tensor, noise: NoiseSource = None) -> torch.Tensor:
+        """One draw of y per row of x: tau ~ U(0, 1) per feature, feature by feature
+        (``noise``: a generator or a models.noise source)."""
         y = torch.zeros(len(x), self.n_outputs, device=x.device, dtype=x.dtype)
         for feature in range(self.n_outputs):
-            tau = torch.rand(len(x), generator=generator, device=x.device, dtype=x.dtype)
+            tau = uniform(noise, (len(x),), x.device, x.dtype)
             y[:, feature] = self.quantile(x, y, feature, tau)
         return y
 

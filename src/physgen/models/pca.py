@@ -15,6 +15,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from physgen.models.noise import NoiseSource, normal
+
 __all__ = ["ProbabilisticPCA"]
 
 
@@ -78,14 +80,14 @@ class ProbabilisticPCA(nn.Module):
     def decode(
         self,
         z: torch.Tensor,
-        generator: torch.Generator | None = None,
+        noise: NoiseSource = None,
         condition: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Rows in data space for whitened coefficients ``z``: the reconstruction plus the
-        residual's mean, plus residual noise (none when ``generator`` is None)."""
+        residual's mean, plus residual noise drawn from ``noise`` (a generator or a
+        models.noise source; none when it is None)."""
         design = self._design(condition, z)
         x = self.mean + (z * self.scale) @ self.components + design @ self.residual_mean
-        if generator is None:
+        if noise is None:
             return x
-        noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-        return x + self.residual_std(condition) * noise
+        return x + self.residual_std(condition) * normal(noise, x.shape, x.device, x.dtype)

@@ -2,7 +2,9 @@
 
 The model is a denoiser D(x, sigma) ~ E[y | y + sigma n = x] in the variance-exploding
 (EDM) parametrisation; the probability-flow ODE is dx/dsigma = (x - D(x, sigma)) / sigma.
-``x`` starts as sigmas[0] * N(0, 1); ``sigmas`` decrease to 0 (see the schedules). Each
+``x`` starts as sigmas[0] * N(0, 1); ``sigmas`` decrease to 0 (see the schedules). ``x`` may
+have any shape with the batch first; every sampler runs without gradients, and the stochastic
+ones draw from ``noise`` (a generator or a models.noise source). Each
 sampler evaluates the denoiser as often as its docstring says (the NFE). Flow-matching
 samplers integrate a velocity field v(x, t) from t = 1 (noise) to t = 0 (data).
 
@@ -19,6 +21,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 from scipy import integrate
+
+from physgen.models.noise import NoiseSource, normal
 
 Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -70,6 +74,7 @@ def _d(denoiser: Denoiser, x, sigma):
 
 
 # --- deterministic ODE solvers -----------------------------------------------------------------
+@torch.no_grad()
 def sample_euler(denoiser: Denoiser, x, sigmas):
     """First order; NFE = steps."""
     for i in range(len(sigmas) - 1):
@@ -86,6 +91,7 @@ def _heun_step(denoiser, x, sigma, sigma_next):
     return x + 0.5 * (d + d_next) * (sigma_next - sigma).to(x.dtype)
 
 
+@torch.no_grad()
 def sample_heun(denoiser: Denoiser, x, sigmas):
     """EDM's deterministic second-order sampler; NFE = 2 steps - 1."""
     for i in range(len(sigmas) - 1):
@@ -93,6 +99,7 @@ def sample_heun(denoiser: Denoiser, x, sigmas):
     return x
 
 
+@torch.no_grad()
 def sample_dpmpp_2m(denoiser: Denoiser, x, sigmas):
     """DPM-Solver++(2M), multistep in log-sigma; NFE = steps."""
     previous = None
@@ -124,6 +131,7 @@ def _lms_coefficient(order: int, sigmas: np.ndarray, i: int, j: int) -> float:
     return integrate.quad(lagrange, sigmas[i], sigmas[i + 1], epsrel=1e-6)[0]
 
 
+@torch.no_grad()
 def sample_lms(denoiser: Denoiser, x, sigmas, order: int = 4):
     """Linear multistep on dx/dsigma (Lagrange polynomials over past derivatives); NFE = steps."""
     sigmas_np = sigmas.double().cpu().numpy()
@@ -148,6 +156,7 @@ def _unipc_coefficients(h: float) -> tuple[float, float, float]:
     return b_h, phi_1 / b_h, 2 * phi_2 / b_h
 
 
+@torch.no_grad()
 def sample_unipc(denoiser: Denoiser, x, sigmas):
     """UniPC-2 (Zhao et al. 2023; data prediction, B(h) = e^h - 1): the multistep predictor
     UniP-2 (rho = 1/2 on the previous difference), then the corrector UniC-2 solving the
@@ -183,6 +192,7 @@ def sample_unipc(denoiser: Denoiser, x, sigmas):
 
 
 # --- stochastic samplers -------------------------------------------------------------------
+@torch.no_grad()
 def sample_edm_stochastic(
     denoiser: Denoiser,
     x,
@@ -191,7 +201,7 @@ def sample_edm_stochastic(
     s_tmin: float = 0.05,
     s_tmax: float = 50.0,
     s_noise: float = 1.003,
-    generator: torch.Generator | None = None,
+    noise: NoiseSource = None,
 ):
     """EDM Algorithm 2: add noise to raise sigma by a factor (1 + gamma), then a Heun step;
     NFE = 2 steps - 1."""
@@ -201,13 +211,14 @@ def sample_edm_stochastic(
         gamma = min(churn / steps, math.sqrt(2) - 1) if s_tmin <= sigma <= s_tmax else 0.0
         sigma_hat = sigma * (1 + gamma)
         if gamma > 0:
-            noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
-            x = x + noise * s_noise * math.sqrt(sigma_hat**2 - sigma**2)
+            kick = normal(noise, x.shape, x.device, x.dtype)
+            x = x + kick * s_noise * math.sqrt(sigma_hat**2 - sigma**2)
         x = _heun_step(denoiser, x, sigma_hat, sigma_next)
     return x
 
 
-def sample_ddpm(denoiser: Denoiser, x, sigmas, generator: torch.Generator | None = None):
+@torch.no_grad()
+def sample_ddpm(denoiser: Denoiser, x, sigmas, noise: NoiseSource = None):
     """Ancestral sampling from the DDPM posterior p(x_next | x, y = D(x)): mean
     y + (s'^2/s^2)(x - y), variance s'^2 (1 - s'^2/s^2) (variance-exploding form); NFE = steps."""
     for i in range(len(sigmas) - 1):
@@ -217,12 +228,11 @@ def sample_ddpm(denoiser: Denoiser, x, sigmas, generator: torch.Generator | None
         x = denoised + ratio * (x - denoised)
         if sigma_next > 0:
             std = sigma_next * torch.sqrt(1 - ratio)
-            x = x + std.to(x.dtype) * torch.randn(
-                x.shape, generator=generator, dtype=x.dtype, device=x.device
-            )
+            x = x + std.to(x.dtype) * normal(noise, x.shape, x.device, x.dtype)
     return x
 
 
+@torch.no_grad()
 def sample_restart(
     denoiser: Denoiser,
     x,
@@ -231,7 +241,7 @@ def sample_restart(
     restart_max: float = 0.30,
     restart_steps: int = 2,
     restarts: int = 2,
-    generator: torch.Generator | None = None,
+    noise: NoiseSource = None,
 ):
     """Restart (Xu et al. 2023): Heun steps; on reaching ``restart_min``, add noise back up to
     ``restart_max`` and repeat that interval with ``restart_steps`` Heun steps ``restarts``
@@ -244,8 +254,8 @@ def sample_restart(
             restarted = True
             level = sigmas[i + 1]
             for _ in range(restarts):
-                noise = torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
-                x = x + noise * math.sqrt(restart_max**2 - float(level) ** 2)
+                kick = normal(noise, x.shape, x.device, x.dtype)
+                x = x + kick * math.sqrt(restart_max**2 - float(level) ** 2)
                 path = torch.cat([inner, level.reshape(1)])
                 for j in range(len(path) - 1):
                     x = _heun_step(denoiser, x, path[j], path[j + 1])
@@ -253,6 +263,7 @@ def sample_restart(
 
 
 # --- flow matching -----------------------------------------------------------------------------
+@torch.no_grad()
 def sample_fm_euler(velocity, x, times):
     """Euler from t = 1 to 0 of dx/dt = v(x, t); NFE = steps."""
     for i in range(len(times) - 1):
@@ -261,6 +272,7 @@ def sample_fm_euler(velocity, x, times):
     return x
 
 
+@torch.no_grad()
 def sample_fm_midpoint(velocity, x, times):
     """Explicit midpoint; NFE = 2 steps."""
     for i in range(len(times) - 1):

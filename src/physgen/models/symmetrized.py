@@ -14,6 +14,8 @@ import math
 import torch
 from torch import nn
 
+from physgen.models.noise import uniform
+
 __all__ = ["PermutationAveraged"]
 
 
@@ -41,5 +43,6 @@ class PermutationAveraged(nn.Module):
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
         x = self.base.sample(n, generator)
-        chosen = torch.randint(len(self.permutations), (n,), generator=generator)
-        return torch.gather(x, 1, self.permutations.to(x.device)[chosen.to(x.device)])
+        u = uniform(generator, (n,), x.device)
+        chosen = (u * len(self.permutations)).long().clamp_max(len(self.permutations) - 1)
+        return torch.gather(x, 1, self.permutations.to(x.device)[chosen])

@@ -10,30 +10,31 @@ Fits on the CPU with all cores. Needs the extra ``physgen[trees]``.
 from __future__ import annotations
 
 import pickle
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import asdict
+from typing import Annotated, Literal
 
 import numpy as np
+from pydantic import Field
 
-from physgen.core.atomic import atomic_path
+from physgen.core.config import settings
 from physgen.core.errors import MissingExtraError
 
 __all__ = ["TreeConfig", "TreeFlowMatching"]
 
 
-@dataclass(frozen=True)
+@settings
 class TreeConfig:
-    steps: int = 20
-    duplicates: int = 20
+    steps: Annotated[int, Field(ge=1)] = 20
+    duplicates: Annotated[int, Field(ge=1)] = 20
     midpoint: bool = False  # also fit the half levels, for midpoint sampling
-    n_estimators: int = 100
-    max_depth: int = 6
-    learning_rate: float = 0.3
-    seed: int = 0
+    n_estimators: Annotated[int, Field(ge=1)] = 100
+    max_depth: Annotated[int, Field(ge=1)] = 6
+    learning_rate: Annotated[float, Field(gt=0)] = 0.3
+    seed: Annotated[int, Field(ge=0)] = 0
     n_jobs: int = -1
     # one_output_per_tree: a tree ensemble per output; multi_output_tree: trees with vector
     # leaves, one ensemble for all outputs (much cheaper for many outputs)
-    multi_strategy: str = "one_output_per_tree"
+    multi_strategy: Literal["one_output_per_tree", "multi_output_tree"] = "one_output_per_tree"
 
 
 def _xgboost():
@@ -103,8 +104,10 @@ class TreeFlowMatching:
         method: str = "euler",
         seed: int = 0,
         steps: int | None = None,
+        initial: np.ndarray | None = None,
     ) -> np.ndarray:
-        """One sample per row of ``conditions`` (or ``n`` unconditional samples).
+        """One sample per row of ``conditions`` (or ``n`` unconditional samples), integrated
+        from ``initial`` (standard normal, one row each; drawn from ``seed`` when None).
 
         ``steps`` may be any divisor of the fitted number of levels (the ensembles of the
         coarser grid are a subset of the fitted ones)."""
@@ -121,8 +124,10 @@ class TreeFlowMatching:
         if conditions is None:
             conditions = np.zeros((n, 0), np.float32)
         conditions = np.asarray(conditions, np.float32).reshape(len(conditions), -1)
-        rng = np.random.default_rng(seed)
-        x = rng.standard_normal((len(conditions), self.n_features), dtype=np.float32)
+        if initial is None:
+            rng = np.random.default_rng(seed)
+            initial = rng.standard_normal((len(conditions), self.n_features), dtype=np.float32)
+        x = np.asarray(initial, np.float32)
         dt = 1.0 / steps
         for k in range(steps, 0, -1):
             t = k / steps
@@ -154,11 +159,3 @@ class TreeFlowMatching:
             regressor.load_model(bytearray(raw))
             model.models[level] = regressor
         return model
-
-    def save(self, path) -> None:
-        with atomic_path(path) as tmp:
-            Path(tmp).write_bytes(self.to_bytes())
-
-    @classmethod
-    def load(cls, path) -> TreeFlowMatching:
-        return cls.from_bytes(Path(path).read_bytes())
