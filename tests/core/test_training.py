@@ -47,7 +47,10 @@ def test_resume_continues_exactly(tmp_path):
 
     def dies_in_epoch_four(model, xb, yb):
         checkpoint = tmp_path / "b" / "checkpoint.pt"
-        if checkpoint.exists() and torch.load(checkpoint, weights_only=False)["state"]["epoch"] == 3:
+        if (
+            checkpoint.exists()
+            and torch.load(checkpoint, weights_only=False)["state"]["epoch"] == 3
+        ):
             raise Killed
         return mse(model, xb, yb)
 

@@ -31,7 +31,12 @@ def _showers(n=120, seed=0):
 def _jets(n=300, seed=0):
     rng = np.random.default_rng(seed)
     parton = np.stack(
-        [rng.uniform(20, 200, n), rng.normal(0, 1, n), rng.uniform(-3, 3, n), rng.uniform(1, 20, n)],
+        [
+            rng.uniform(20, 200, n),
+            rng.normal(0, 1, n),
+            rng.uniform(-3, 3, n),
+            rng.uniform(1, 20, n),
+        ],
         1,
     ).astype(np.float32)
     jets = parton * np.array([1.02, 1, 1, 1.05], np.float32) + np.float32(0.05)
@@ -56,9 +61,7 @@ def tiny(name):
         common = {"geometry": "ds1-photons", "training": training}
         config = {
             "coupling": lambda: FlowShowerConfig(model=name, flow=flow, **common),
-            "caloflow": lambda: FlowShowerConfig(
-                model=name, flow=flow, energy_flow=flow, **common
-            ),
+            "caloflow": lambda: FlowShowerConfig(model=name, flow=flow, energy_flow=flow, **common),
             "latent-flow": lambda: LatentFlowConfig(flow=flow, latent_components=6, **common),
             "diffusion": lambda: DiffusionShowerConfig(
                 model=name, denoiser=denoiser, steps=3, sampler="ddpm", **common

@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -183,3 +185,22 @@ def test_distilled_iaf_student_reproduces_its_maf_teacher():
         after = ((student.from_latent(z, context) - target) ** 2).mean() / target.var()
     assert history["history"][-1]["train_loss"] < history["history"][0]["train_loss"]
     assert after < 0.02 and after < before / 20, (before, after)
+
+
+def test_affine_coupling_layers_can_contract():
+    """physgen 0.1.0 passed exp(log-scale) where zuko takes the log-scale: every affine
+    coupling layer stretched (log|det| > 0 whatever its parameters)."""
+    from physgen.models.flows import CouplingLayer, FlowConfig
+
+    mask = torch.tensor([True, False])
+    layer = CouplingLayer(mask, 0, FlowConfig(kind="coupling-affine", hidden=(4,)))
+    last = layer.net[-1]
+    torch.nn.init.zeros_(last.weight)
+    with torch.no_grad():
+        last.bias.copy_(torch.tensor([-1.0, 0.0]))  # (log-scale parameter, shift)
+    x = torch.randn(5, 2)
+    y, ladj = layer(x)
+    expected = 2 * torch.tanh(torch.tensor(-0.5))  # the bounded log-scale, before zuko's clip
+    assert (ladj < 0).all() and torch.allclose(y[:, 0], x[:, 0])
+    assert torch.allclose(ladj, expected / (1 + abs(expected / math.log(1e-3))), atol=1e-6)
+    assert torch.allclose(layer.inverse(y), x, atol=1e-6)

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from physgen.calo.models import SHOWER_MODELS
-from physgen.core.cli_errors import friendly_errors
+from physgen.core.cli_errors import friendly_errors, overwrite_option
 
 
 def _geometry_option(function):
@@ -68,11 +68,14 @@ def inspect(file, geometry, as_json):
     help="Directory for the PNG files (created if missing).",
 )
 @_geometry_option
+@overwrite_option
 @friendly_errors
-def plot(file, out_dir, geometry):
+def plot(file, out_dir, geometry, overwrite):
     """Plot the average shower per layer and energy histograms of FILE as PNG."""
     from physgen.calo.plots import plot_file
+    from physgen.core.outputs import check_output
 
+    check_output(out_dir, overwrite, [file])
     for path in plot_file(file, out_dir, _resolve_geometry(geometry)):
         click.echo(str(path))
 
@@ -102,10 +105,17 @@ def plot(file, out_dir, geometry):
     help="Spectrum of a range of energies.",
 )
 @click.option(
-    "--n", "n_events", default=1000, show_default=True, type=int, help="Number of showers."
+    "--n",
+    "n_events",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Number of showers.",
 )
 @click.option("--seed", default=1, show_default=True, type=int, help="Random seed of the sample.")
-@click.option("--jobs", default=1, show_default=True, type=int, help="Worker processes.")
+@click.option(
+    "--jobs", default=1, show_default=True, type=click.IntRange(min=1), help="Worker processes."
+)
 @click.option("--out", type=click.Path(path_type=Path), help="Output CaloChallenge HDF5 file.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted or shorter run of --out.")
 @click.option(
@@ -131,7 +141,7 @@ def plot(file, out_dir, geometry):
     "--chunk-size",
     default=50,
     show_default=True,
-    type=int,
+    type=click.IntRange(min=1),
     help="Showers per chunk (the unit of parallel work and of what a kill keeps).",
 )
 @friendly_errors
@@ -262,6 +272,7 @@ def _report(path, result):
     help="Above this, showers are held in bfloat16 for the classifiers.",
 )
 @click.option("--no-report", is_flag=True, help="Write metrics.json only.")
+@overwrite_option
 @friendly_errors
 def evaluate(
     generated,
@@ -276,6 +287,7 @@ def evaluate(
     seed,
     memory_budget_gb,
     no_report,
+    overwrite,
 ):
     """Compare generated with reference showers: CaloChallenge metrics and an HTML report."""
     from dataclasses import replace
@@ -283,7 +295,9 @@ def evaluate(
     from physgen.calo.evaluate import ALL_METRICS, EvaluationConfig
     from physgen.calo.evaluate import evaluate as run_evaluation
     from physgen.core.device import resolve_device
+    from physgen.core.outputs import check_output
 
+    check_output(out_dir, overwrite, [generated, reference])
     chosen = ALL_METRICS if metrics == "all" else tuple(m.strip() for m in metrics.split(","))
     config = EvaluationConfig(
         metrics=chosen,
@@ -351,7 +365,7 @@ def evaluate(
     type=click.Path(path_type=Path),
     help="Run directory: model.pt, config, history, checkpoints.",
 )
-@click.option("--epochs", type=int, help="Override the number of epochs.")
+@click.option("--epochs", type=click.IntRange(min=1), help="Override the number of epochs.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto.")
 @click.option("--seed", type=int, help="Override the training seed.")
 @click.option("--resume", is_flag=True, help="Continue from the run directory's checkpoints.")
@@ -387,8 +401,16 @@ def train(model_name, config_path, data, run_dir, epochs, device, seed, resume):
     help="A CaloChallenge file (one shower per incident energy in it) or a GeV range "
     "LOW:HIGH (log-uniform) with --n.",
 )
-@click.option("--n", "n_events", type=int, help="Number of showers for a GeV range.")
-@click.option("--batch-size", default=1000, show_default=True, type=int)
+@click.option(
+    "--n", "n_events", type=click.IntRange(min=1), help="Number of showers for a GeV range."
+)
+@click.option(
+    "--batch-size",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Showers per pass; the showers depend on --seed, not on this.",
+)
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="Output HDF5 file.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto.")
@@ -398,12 +420,20 @@ def train(model_name, config_path, data, run_dir, epochs, device, seed, resume):
     help="diffusion: euler, heun, edm, dpmpp2m, lms, unipc, restart, ddpm; "
     "flow-matching: euler, midpoint (default: the model's config).",
 )
-@click.option("--steps", type=int, default=None, help="Noise levels / time steps of the sampler.")
+@click.option(
+    "--steps",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Noise levels / time steps of the sampler.",
+)
+@overwrite_option
 @friendly_errors
-def generate(run_dir, energies, n_events, batch_size, seed, out, device, sampler, steps):
+def generate(run_dir, energies, n_events, batch_size, seed, out, device, sampler, steps, overwrite):
     """Generate showers with a trained model into a CaloChallenge file."""
     from physgen.calo.training_run import generate_run
+    from physgen.core.outputs import check_output
 
+    check_output(out, overwrite, [energies, Path(run_dir) / "model.pt"])
     result = generate_run(
         run_dir, energies, n_events, batch_size, seed, out, device, sampler, steps
     )

@@ -241,6 +241,26 @@ def _summaries(ref, gen, n, voxel_edges, config: EvaluationConfig, log):
     return ref_summary, gen_summary, str(dtype).replace("torch.", "")
 
 
+def implausible_energies(reference, generated, factor: float = 3.0) -> str | None:
+    """A message when the generated showers' energy response is off the reference's by more
+    than ``factor`` (median E_tot / E_inc), or a generated shower deposits more than ten times
+    its incident energy: a generator failure that no distance should call close (a classifier
+    can miss a global scale factor it never sees, e.g. showers scaled by 1e30)."""
+    ref_ratio = np.median(reference.e_tot / reference.incident_energy)
+    gen_ratios = generated.e_tot.astype(np.float64) / generated.incident_energy
+    gen_ratio = np.median(gen_ratios)
+    problems = []
+    if not (ref_ratio / factor <= gen_ratio <= ref_ratio * factor):
+        problems.append(
+            f"median E_tot/E_inc {gen_ratio:.3g} against the reference's {ref_ratio:.3g}"
+        )
+    if (gen_ratios > 10).any():
+        problems.append(f"{int((gen_ratios > 10).sum())} showers deposit over 10 x E_inc")
+    if not problems:
+        return None
+    return "implausible generated energies (" + "; ".join(problems) + "): a generator failure"
+
+
 def evaluate(
     generated,
     reference,
@@ -282,6 +302,12 @@ def evaluate(
         log(f"warning: {message}")
         warnings.append(message)
     metrics["generator_failure"] = bool(gen_summary.n_invalid)
+    if gen_summary.features is not None and len(gen_summary.features):
+        implausible = implausible_energies(ref_summary.features, gen_summary.features)
+        metrics["implausible_energies"] = implausible
+        if implausible is not None:
+            log(f"warning: {implausible}")
+            warnings.append(implausible)
     if gen_summary.features is None or len(gen_summary.features) < 10:
         metrics["error"] = "fewer than 10 valid generated showers: nothing to evaluate"
         write_json_atomic(out_dir / "metrics.json", metrics)

@@ -135,15 +135,21 @@ def load_cached_summary(path, key: str) -> ShowerSummary | None:
     cached = _cache_dir_for(Path(path)) / f"{Path(path).name}.{key}.npz"
     if not cached.exists():
         return None
-    with np.load(cached) as data:
-        features = ShowerFeatures(**{f.name: data[f"f_{f.name}"] for f in fields(ShowerFeatures)})
-        return ShowerSummary(
-            features,
-            data["mean_shower"],
-            data["voxel_counts"],
-            float(data["voxel_out_of_range"]),
-            int(data["n_invalid"]),
-        )
+    try:
+        with np.load(cached) as data:
+            features = ShowerFeatures(
+                **{f.name: data[f"f_{f.name}"] for f in fields(ShowerFeatures)}
+            )
+            return ShowerSummary(
+                features,
+                data["mean_shower"],
+                data["voxel_counts"],
+                float(data["voxel_out_of_range"]),
+                int(data["n_invalid"]),
+            )
+    except Exception:  # a damaged cache (zip, key or value errors): recompute it
+        cached.unlink(missing_ok=True)
+        return None
 
 
 def store_cached_summary(path, key: str, summary: ShowerSummary) -> Path:

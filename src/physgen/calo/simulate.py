@@ -104,6 +104,20 @@ def _silence_geant4(log_path: str | None) -> None:
 
 
 def _init_worker(config: SimulationConfig, log_path: str | None = None) -> None:
+    """Pool initializer: only remembers the settings. Geant4 starts on the first task
+    (``_engine``), so that a failure reaches the parent as that task's error; a failing
+    initializer would make the pool restart the worker forever."""
+    _WORKER.clear()
+    _WORKER.update(config=config, log_path=log_path)
+
+
+def _engine():
+    if "engine" not in _WORKER:
+        _start_geant4(_WORKER["config"], _WORKER["log_path"])
+    return _WORKER["engine"]
+
+
+def _start_geant4(config: SimulationConfig, log_path: str | None) -> None:
     from physgen.calo.geant4.detector import HitBinner, Par04Layout, build_par04
     from physgen.calo.geant4.engine import Geant4Engine
 
@@ -138,11 +152,12 @@ def _simulate_chunk(task: tuple[int, np.ndarray]) -> tuple[int, np.ndarray, floa
 
     start, energies_mev = task
     config: SimulationConfig = _WORKER["config"]
+    engine = _engine()
     _WORKER["showers"].clear()
     _WORKER["dropped"].clear()
     cpu_start = time.process_time()
     seeds = [event_seeds(config.seed, start + i) for i in range(len(energies_mev))]
-    _WORKER["engine"].shoot(energies_mev, seeds)
+    engine.shoot(energies_mev, seeds)
     cpu_seconds = time.process_time() - cpu_start
     scaled = np.stack(_WORKER["showers"]) / config.sampling_fraction
     return start, scaled.astype(np.float32), cpu_seconds, np.array(_WORKER["dropped"])
@@ -152,7 +167,7 @@ def _worker_physics_info(_) -> tuple[str, str]:
     from physgen.calo.geant4.em_physics import PHYSICS_LIST_NAME
     from physgen.calo.geant4.runtime import geant4_version
 
-    name = _WORKER["engine"].physics_name
+    name = _engine().physics_name
     return (PHYSICS_LIST_NAME if name == "data-free-em" else name), geant4_version()
 
 
@@ -172,8 +187,39 @@ def _file_attrs(config: SimulationConfig, physics_list: str, g4_version: str, co
     return attrs
 
 
+class _Unreadable(Exception):
+    pass
+
+
+def _check_writable(out: Path) -> None:
+    folder = out.parent if str(out.parent) else Path(".")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".{out.name}.{os.getpid()}.probe.tmp"
+        probe.touch()
+        probe.unlink()
+    except OSError as err:
+        raise PhysgenInputError(f"--out {out}: cannot write in {folder} ({err.strerror})") from None
+
+
+def _from_workers(call, log_path: str):
+    """``call()`` on the pool; a worker's error stops the command with that error."""
+    try:
+        return call()
+    except PhysgenInputError:
+        raise
+    except Exception as err:  # re-raised from a worker: Geant4 setup or a chunk failed
+        raise PhysgenInputError(
+            f"a Geant4 worker failed: {type(err).__name__}: {err} (Geant4's own messages: "
+            f"{log_path})"
+        ) from None
+
+
 def _check_resumable(partial: Path, config: SimulationConfig) -> None:
-    attrs = open_shower_file(partial).attrs
+    try:
+        attrs = open_shower_file(partial).attrs
+    except PhysgenInputError as err:
+        raise _Unreadable(str(err)) from None
     for key, value in asdict(config).items():
         if key in ("n_events", "chunk_size"):
             continue
@@ -196,6 +242,15 @@ def simulate(
 ) -> dict:
     """Simulate ``config.n_events`` showers into ``out``; returns timing figures."""
     config.validate()
+    if config.physics not in ("auto", "data-free-em"):
+        from physgen.calo.geant4.runtime import STANDARD_DATA_VARIABLES, real_data_available
+
+        if not real_data_available():
+            raise PhysgenInputError(
+                f"--physics {config.physics} needs the Geant4 data sets, which are not set up "
+                f"({', '.join(STANDARD_DATA_VARIABLES)} must name existing folders); use "
+                "--physics auto (the data-free EM list without them) or install the data"
+            )
     out = Path(out)
     partial = out.with_name(out.name + ".partial")
     if out.exists() and not resume:
@@ -210,7 +265,12 @@ def simulate(
     if partial.exists() and not resume:
         partial.unlink()
     if partial.exists():
-        _check_resumable(partial, config)
+        try:
+            _check_resumable(partial, config)
+        except _Unreadable:
+            log(f"{partial} is unreadable (killed before its first chunk was written): restarting")
+            partial.unlink()
+    _check_writable(out)
 
     geometry = get_geometry(config.geometry)
     energies = incident_energies_mev(
@@ -221,7 +281,9 @@ def simulate(
     cpu_total = 0.0
     log_path = str(out.with_name(out.name + ".geant4.log"))
     with context.Pool(jobs, initializer=_init_worker, initargs=(config, log_path)) as pool:
-        physics_list, g4_version = pool.map(_worker_physics_info, [0])[0]
+        physics_list, g4_version = _from_workers(
+            lambda: pool.map(_worker_physics_info, [0])[0], log_path
+        )
         if "data-free" in physics_list:
             log(
                 "Geant4 data sets not found: using the data-free EM physics list "
@@ -244,7 +306,9 @@ def simulate(
                 desc=f"Geant4 {config.particle} {config.geometry}",
                 smoothing=0.1,
             ) as bar:
-                for start, showers, cpu_seconds, _ in pool.imap(_simulate_chunk, tasks):
+                results = pool.imap(_simulate_chunk, tasks)
+                while (chunk := _from_workers(lambda: next(results, None), log_path)) is not None:
+                    start, showers, cpu_seconds, _ = chunk
                     writer.append(energies[start : start + len(showers)], showers)
                     cpu_total += cpu_seconds
                     bar.update(len(showers))

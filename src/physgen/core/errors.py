@@ -18,3 +18,7 @@ class MissingExtraError(ImportError):
         )
         self.extra = extra
         self.package = package
+
+
+class TrainingDiverged(RuntimeError):
+    """Training produced a non-finite loss too often: the message says what to change."""

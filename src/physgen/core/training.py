@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from physgen.core.atomic import atomic_path
 from physgen.core.config import settings
-from physgen.core.errors import PhysgenInputError
+from physgen.core.errors import PhysgenInputError, TrainingDiverged
 
 __all__ = ["TrainingConfig", "StepConfig", "TrainingDiverged", "fit", "optimize"]
 
@@ -48,10 +48,6 @@ class TrainingConfig:
     max_skipped_batches: Annotated[int, Field(ge=0)] = 50
     seed: Annotated[int, Field(ge=0)] = 0
     device: str = "cpu"
-
-
-class TrainingDiverged(RuntimeError):
-    pass
 
 
 def _scheduler(optimizer, config: TrainingConfig, steps_per_epoch: int):

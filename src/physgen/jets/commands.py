@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from physgen.core.cli_errors import friendly_errors
+from physgen.core.cli_errors import friendly_errors, overwrite_option
 
 _PATH = click.Path(path_type=Path)
 
@@ -84,8 +84,8 @@ def simulate(
     type=click.Choice(["particle", "detector"]),
     help="Level to emulate (default: particle).",
 )
-@click.option("--epochs", type=int, help="Override the number of epochs.")
-@click.option("--max-rows", type=int, help="Train on the first N pairs only.")
+@click.option("--epochs", type=click.IntRange(min=1), help="Override the number of epochs.")
+@click.option("--max-rows", type=click.IntRange(min=2), help="Train on the first N pairs only.")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--resume", is_flag=True, help="Continue from the run's checkpoint.")
 @friendly_errors
@@ -103,11 +103,14 @@ def train(data, run_dir, config_path, target, epochs, max_rows, device, resume):
 @click.option("--inputs", required=True, type=_PATH, help="File whose parton jets to emulate.")
 @click.option("--out", required=True, type=_PATH)
 @click.option("--seed", default=0, show_default=True, type=int)
+@overwrite_option
 @friendly_errors
-def generate(run_dir, inputs, out, seed):
+def generate(run_dir, inputs, out, seed, overwrite):
     """Emulate one jet for each parton-level jet of INPUTS."""
+    from physgen.core.outputs import check_output
     from physgen.jets.runs import generate_run
 
+    check_output(out, overwrite, [inputs, Path(run_dir) / "model.pt"])
     generate_run(run_dir, inputs, out, seed, log=click.echo)
 
 
@@ -124,7 +127,7 @@ def generate(run_dir, inputs, out, seed):
     type=_PATH,
     help="An independent Pythia sample: distances between two Pythia samples.",
 )
-@click.option("--max-rows", default=50_000, show_default=True, type=int)
+@click.option("--max-rows", default=50_000, show_default=True, type=click.IntRange(min=2))
 @click.option(
     "--out",
     "out_dir",
@@ -132,9 +135,12 @@ def generate(run_dir, inputs, out, seed):
     type=_PATH,
     help="Directory for metrics.json and report.html.",
 )
+@overwrite_option
 @friendly_errors
-def evaluate(run_dir, reference, generated, floor, max_rows, out_dir):
+def evaluate(run_dir, reference, generated, floor, max_rows, out_dir, overwrite):
     """Closure (PIT), Wasserstein distances, classifier AUC and monotonicity; HTML report."""
+    from physgen.core.outputs import check_output
     from physgen.jets.runs import evaluate_run
 
+    check_output(out_dir, overwrite, [reference, generated, floor])
     evaluate_run(run_dir, reference, out_dir, generated, floor, max_rows, log=click.echo)

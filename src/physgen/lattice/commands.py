@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import click
@@ -12,6 +13,22 @@ from physgen.core.cli_errors import friendly_errors
 MODELS = ("ising2d", "ising3d", "potts", "z2gauge")
 
 
+class _FinitePositive(click.ParamType):
+    name = "number"
+
+    def convert(self, value, param, ctx):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number", param, ctx)
+        if not math.isfinite(number) or number <= 0:
+            self.fail(f"{value!r} must be a finite positive number", param, ctx)
+        return number
+
+
+_FINITE_POSITIVE = _FinitePositive()
+
+
 @click.group()
 def lattice():
     """Lattice spin systems: exact references and neural samplers."""
@@ -19,8 +36,8 @@ def lattice():
 
 @lattice.command()
 @click.option("--model", default="ising2d", show_default=True, type=click.Choice(MODELS))
-@click.option("--L", "size", required=True, type=int, help="Linear lattice size.")
-@click.option("--beta", required=True, type=float, help="Inverse temperature (J = 1).")
+@click.option("--L", "size", required=True, type=click.IntRange(min=2), help="Linear lattice size.")
+@click.option("--beta", required=True, type=_FINITE_POSITIVE, help="Inverse temperature (J = 1).")
 @click.option("--q", default=3, show_default=True, type=int, help="Potts states.")
 @click.option(
     "--mi",
@@ -61,8 +78,8 @@ def exact(model, size, beta, q, mi):
     type=click.Path(path_type=Path),
     help="YAML/TOML with sampler settings (network, depth, width, steps, ...).",
 )
-@click.option("--steps", type=int, help="Override the number of training steps.")
-@click.option("--batch-size", type=int, help="Override the samples per step.")
+@click.option("--steps", type=click.IntRange(min=1), help="Override the number of training steps.")
+@click.option("--batch-size", type=click.IntRange(min=2), help="Override the samples per step.")
 @click.option(
     "--out", "run_dir", required=True, type=click.Path(path_type=Path), help="Run directory."
 )
@@ -104,7 +121,7 @@ def train(
     show_default=True,
     help="Comma list of free-energy, energy, nmcmc, mi (ising2d), renyi2 (tfim-chain).",
 )
-@click.option("--samples", default=100_000, show_default=True, type=int)
+@click.option("--samples", default=100_000, show_default=True, type=click.IntRange(min=2))
 @click.option("--seed", default=1, show_default=True, type=int)
 @click.option(
     "--mi-conditional",

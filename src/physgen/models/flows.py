@@ -67,7 +67,9 @@ class CouplingLayer(nn.Module):
                 params[..., :k], params[..., k : 2 * k], params[..., 2 * k :], bound=self.bound
             )
         log_scale = 2 * torch.tanh(params[..., 0] / 2)  # bounded scale keeps training stable
-        return zuko.transforms.MonotonicAffineTransform(params[..., 1], log_scale.exp())
+        # zuko takes the log-scale (it soft-clips it again); physgen <= 0.1.0 passed its exp,
+        # so every affine layer could only stretch
+        return zuko.transforms.MonotonicAffineTransform(params[..., 1], log_scale)
 
     def forward(self, x, context=None):
         transform = self._transform(x[:, self.kept], context)

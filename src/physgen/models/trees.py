@@ -41,7 +41,7 @@ def _xgboost():
     try:
         import xgboost
     except ModuleNotFoundError:
-        raise MissingExtraError("trees", "xgboost-cpu") from None
+        raise MissingExtraError("trees", "xgboost") from None
     return xgboost
 
 
