@@ -38,6 +38,7 @@ def shower_max_layer(showers):
     return peak + (0.5 * (left - right) / curvature if curvature < 0 else 0.0)
 
 
+@pytest.mark.slow
 def test_shower_maximum_moves_deeper_with_log_energy():
     depths = [
         shower_max_layer(par04_showers([e] * n, seed=5)[0])

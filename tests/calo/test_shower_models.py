@@ -18,17 +18,14 @@ from physgen.core.run import Run
 from physgen.core.training import TrainingConfig
 from physgen.models.base import NoDensityError
 from physgen.models.flows import FlowConfig
+from synthetic import showers
 
 GEOMETRY = get_geometry("ds1-photons")
 QUIET = Run(progress=False)
 
 
 def tiny_data(n=200, seed=0):
-    rng = np.random.default_rng(seed)
-    energies = np.exp(rng.uniform(np.log(1e3), np.log(1e5), n)).astype(np.float32)
-    weights = rng.gamma(0.7, 1.0, (n, 368)) * (rng.random((n, 368)) < 0.4)
-    showers = weights / weights.sum(1, keepdims=True) * energies[:, None] * 0.9
-    return energies, showers.astype(np.float32)
+    return showers(n, seed)
 
 
 def tiny_config(model, epochs=3):

@@ -60,6 +60,7 @@ def emulator():
     return model
 
 
+@pytest.mark.slow
 def test_learned_pt_quantiles_match_the_gaussian_smearing(emulator):
     from scipy import stats
 
@@ -76,6 +77,7 @@ def test_learned_pt_quantiles_match_the_gaussian_smearing(emulator):
         np.testing.assert_allclose(q, exact, atol=0.01)
 
 
+@pytest.mark.slow
 def test_save_load_gives_identical_samples(emulator, tmp_path):
     parton, _ = smeared_pairs(500, 1)
     emulator.save(tmp_path / "model.pt")
@@ -102,6 +104,7 @@ def test_read_pairs_errors(tmp_path):
         read_pairs(write(tmp_path / "nan.h5", bad, particle))
 
 
+@pytest.mark.slow
 def test_train_generate_evaluate_commands(tmp_path):
     train = write(tmp_path / "train.h5", *smeared_pairs(20_000, 0))
     test = write(tmp_path / "test.h5", *smeared_pairs(3000, 1))

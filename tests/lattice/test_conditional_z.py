@@ -125,6 +125,7 @@ def test_hierarchical_strip_is_autoregressive_and_normalised(assert_stages_are_a
     assert ((frequency - probability).abs() / sigma).max() < 5
 
 
+@pytest.mark.slow
 def test_trained_hierarchical_strip_matches_the_transfer_matrix():
     L = 8
     config = SamplerConfig(L=L, beta=BETA, optimizer=StepConfig(steps=1500, schedule="cosine"))

@@ -7,7 +7,6 @@ import importlib
 import pkgutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
@@ -16,31 +15,19 @@ from physgen.core.run import Run
 from physgen.core.training import StepConfig, TrainingConfig
 from physgen.models.base import ConditionalGenerator, NoDensityError
 from physgen.registry import REGISTRY
+from synthetic import jet_pairs, showers
 
 SRC = Path(physgen.__file__).parent
 
 
 def _showers(n=120, seed=0):
-    rng = np.random.default_rng(seed)
-    energies = np.exp(rng.uniform(np.log(1e3), np.log(1e5), n)).astype(np.float32)
-    weights = rng.gamma(0.7, 1.0, (n, 368)) * (rng.random((n, 368)) < 0.4)
-    showers = weights / weights.sum(1, keepdims=True) * energies[:, None] * 0.9
-    return torch.as_tensor(showers, dtype=torch.float32), torch.as_tensor(energies)[:, None]
+    energies, deposits = showers(n, seed)
+    return torch.as_tensor(deposits), torch.as_tensor(energies)[:, None]
 
 
 def _jets(n=300, seed=0):
-    rng = np.random.default_rng(seed)
-    parton = np.stack(
-        [
-            rng.uniform(20, 200, n),
-            rng.normal(0, 1, n),
-            rng.uniform(-3, 3, n),
-            rng.uniform(1, 20, n),
-        ],
-        1,
-    ).astype(np.float32)
-    jets = parton * np.array([1.02, 1, 1, 1.05], np.float32) + np.float32(0.05)
-    return torch.as_tensor(jets), torch.as_tensor(parton)
+    parton, particle = jet_pairs(n, seed)
+    return torch.as_tensor(particle), torch.as_tensor(parton)
 
 
 def tiny(name):

@@ -12,6 +12,7 @@ import numpy as np  # noqa: E402
 
 from physgen.calo.features import ShowerFeatures  # noqa: E402
 from physgen.calo.geometry import Geometry  # noqa: E402
+from physgen.core.atomic import atomic_path  # noqa: E402
 
 
 def plot_average_layers(
@@ -39,8 +40,7 @@ def plot_average_layers(
     if mesh is not None:
         fig.colorbar(mesh, ax=fig.axes, shrink=0.6, label="mean energy per voxel [MeV]")
     fig.suptitle(f"{title} ({geometry.name})")
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    _save(fig, path)
     return path
 
 
@@ -57,8 +57,7 @@ def plot_energy_histograms(
     ax.set_ylabel("showers")
     fig.tight_layout()
     paths.append(out_dir / "etot_over_einc.png")
-    fig.savefig(paths[-1], dpi=90)
-    plt.close(fig)
+    _save(fig, paths[-1])
 
     n_layers = geometry.n_layers
     n_cols = min(9, n_layers)
@@ -78,9 +77,21 @@ def plot_energy_histograms(
     fig.supxlabel("layer energy [MeV]")
     fig.tight_layout()
     paths.append(out_dir / "layer_energies.png")
-    fig.savefig(paths[-1], dpi=90)
-    plt.close(fig)
+    _save(fig, paths[-1])
     return paths
+
+
+def _save(fig, target) -> None:
+    """Write the figure to a file atomically (never a half-written PNG under its name) or to
+    a buffer (the HTML report), and close it."""
+    try:
+        if hasattr(target, "write"):
+            fig.savefig(target, dpi=90, format="png")
+            return
+        with atomic_path(target) as tmp:
+            fig.savefig(tmp, dpi=90, format="png")
+    finally:
+        plt.close(fig)
 
 
 def plot_file(path, out_dir, geometry: Geometry | None = None) -> list[Path]:

@@ -247,7 +247,8 @@ def simulate(
 
         if not real_data_available():
             raise PhysgenInputError(
-                f"--physics {config.physics} needs the Geant4 data sets, which are not set up "
+                f"--physics {config.physics}: Geant4's reference physics lists (FTFP_BERT, "
+                "QGSP_BIC, ...) need the Geant4 data sets, which are not set up "
                 f"({', '.join(STANDARD_DATA_VARIABLES)} must name existing folders); use "
                 "--physics auto (the data-free EM list without them) or install the data"
             )

@@ -129,11 +129,5 @@ def generate_run(
 
 
 def _choose_sampler(model: ShowerModel, sampler: str | None, steps: int | None) -> None:
-    if sampler is None and steps is None:
-        return
-    if not hasattr(model, "choose_sampler"):
-        raise PhysgenInputError(
-            f"--sampler/--steps apply to diffusion, flow-matching and trees models, not to "
-            f"{model.name}"
-        )
-    model.choose_sampler(sampler, steps)
+    if sampler is not None or steps is not None:
+        model.choose_sampler(sampler, steps)

@@ -70,6 +70,14 @@ class Run:
         write_json_atomic(self.path / self.HISTORY, record)
         return record
 
+    @staticmethod
+    def training_place(run: Run | None, unit: str) -> tuple[Path | None, bool, bool]:
+        """(checkpoint folder, resume, progress) of training ``unit`` in ``run`` (None: no
+        checkpoints, a progress bar)."""
+        if run is None:
+            return None, False, True
+        return run.checkpoint_dir(unit), run.resume, run.progress
+
     def require_model(self, command: str) -> Path:
         """The path of the trained model, or a clear error saying how to make one."""
         if not self.model_path.exists():

@@ -26,7 +26,13 @@ def jets():
     help="pairs: parton-level -> particle-level jets (anti-kT 0.4); clouds: JetNet-like "
     "particle clouds of ~1 TeV jets (anti-kT 0.8, 30 constituents).",
 )
-@click.option("--n", "n_rows", required=True, type=int, help="Jet pairs (or jets) to write.")
+@click.option(
+    "--n",
+    "n_rows",
+    required=True,
+    type=click.IntRange(min=1),
+    help="Jet pairs (or jets) to write.",
+)
 @click.option("--seed", default=1, show_default=True, type=int)
 @click.option("--out", required=True, type=_PATH, help="Output HDF5 file.")
 @click.option(
@@ -36,7 +42,13 @@ def jets():
     type=click.Choice(["g", "q", "t", "W", "Z"]),
     help="clouds: the jet species.",
 )
-@click.option("--pt-hat-min", default=30.0, show_default=True, help="pairs: pTHat cut [GeV].")
+@click.option(
+    "--pt-hat-min",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="pairs: pTHat cut [GeV].",
+)
 @click.option(
     "--biased",
     is_flag=True,
@@ -48,7 +60,7 @@ def jets():
     help="pairs: also write parametric detector-level jets (a documented toy).",
 )
 @click.option("--no-mpi", is_flag=True, help="pairs: switch off multiparton interactions.")
-@click.option("--chunk-events", default=500, show_default=True, type=int)
+@click.option("--chunk-events", default=500, show_default=True, type=click.IntRange(min=1))
 @click.option("--resume", is_flag=True, help="Continue OUT.partial left by a killed run.")
 @friendly_errors
 def simulate(

@@ -14,6 +14,7 @@ import torch
 
 from physgen.core.config import settings
 from physgen.core.errors import PhysgenInputError
+from physgen.core.run import Run
 from physgen.core.training import TrainingConfig
 from physgen.core.training import fit as train_unit
 from physgen.jets.features import (
@@ -21,7 +22,7 @@ from physgen.jets.features import (
     jets_from_targets_tensor,
     target_features_tensor,
 )
-from physgen.models.base import ConditionalGenerator, History, check_batch
+from physgen.models.base import ConditionalGenerator, History, check_batch, legacy_payload
 from physgen.models.iqn import AutoregressiveIQN, IQNConfig
 
 __all__ = ["EmulatorConfig", "JetEmulator", "emulate"]
@@ -72,14 +73,15 @@ class JetEmulator(ConditionalGenerator):
         x, y = input_features_tensor(parton), target_features_tensor(parton, jets)
         self.cpu()
         self.network.fit_scaling(x, y)
+        checkpoints, resume, progress = Run.training_place(run, "iqn")
         history = train_unit(
             self.network,
             lambda model, xb, yb: model.loss(xb, yb),
             (x, y),
             self.config.training,
-            run.checkpoint_dir("iqn") if run is not None else None,
-            resume=run.resume if run is not None else False,
-            progress=run.progress if run is not None else True,
+            checkpoints,
+            resume=resume,
+            progress=progress,
             description="IQN",
         )
         self.to(self.config.training.device)
@@ -90,8 +92,7 @@ class JetEmulator(ConditionalGenerator):
         """Emulators saved by physgen <= 0.1.0: the network's weights under "state"."""
         if "format" in payload:
             return payload
-        state = {f"network.{k}": v for k, v in payload["state"].items()}
-        return {"model": cls.name, "config": payload["config"], "state_dict": state}
+        return legacy_payload(cls.name, payload["config"], payload["state"], "network.")
 
     def _sample(self, conditions, noise):
         targets = self.network.sample(input_features_tensor(conditions), noise)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from physgen.core.errors import PhysgenInputError
 from physgen.jets.emulator import JetEmulator, emulate
 from physgen.jets.features import TARGET_NAMES, input_features, target_features
 from physgen.metrics.classifier import ClassifierConfig, classifier_two_sample_test
@@ -93,6 +94,9 @@ def pit_closure(emulator: JetEmulator, parton, jets) -> dict:
     return {"pit": u, "tests": tests, "min_p_value": min(t["p_value"] for t in tests.values())}
 
 
+MIN_REFERENCE_ROWS = 100
+
+
 def evaluate_emulator(
     emulator: JetEmulator,
     reference: tuple[np.ndarray, np.ndarray],
@@ -103,6 +107,11 @@ def evaluate_emulator(
 ) -> dict:
     """Metrics of the emulator against held-out ``reference`` = (parton jets, true jets)."""
     parton, truth = (a[: config.max_rows] for a in reference)
+    if len(parton) < MIN_REFERENCE_ROWS:
+        raise PhysgenInputError(
+            f"the reference holds {len(parton)} jet pairs: the closure tests and the classifier "
+            f"need at least {MIN_REFERENCE_ROWS}"
+        )
     if generated is None:
         generated = emulate(emulator, parton, seed=config.seed)
     generated = generated[: len(parton)]

@@ -23,6 +23,7 @@ import torch
 from pydantic import Field
 
 from physgen.core.config import settings
+from physgen.core.run import Run
 from physgen.core.training import StepConfig, optimize
 from physgen.lattice.mutual_information import half_internal_energy
 from physgen.models.base import ConditionalGenerator, History, check_batch
@@ -154,9 +155,7 @@ class ConditionalStripSampler(ConditionalGenerator):
             self.net,
             step_loss,
             config.optimizer,
-            run.checkpoint_dir("strip") if run is not None else None,
-            run.resume if run is not None else False,
-            run.progress if run is not None else True,
+            *Run.training_place(run, "strip"),
             f"strip L={config.L}",
             generators={"sampling": generator},
         )
@@ -187,7 +186,6 @@ def train_strip_sampler(
 ):
     """Reverse KL averaged over boundaries of ``pool`` (rows of ``boundary_pool``); returns
     (the sampler's network, history)."""
-    from physgen.core.run import Run
 
     model = ConditionalStripSampler.from_config(
         StripConfig(

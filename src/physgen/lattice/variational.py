@@ -15,11 +15,12 @@ from pydantic import Field
 
 from physgen.core.config import settings
 from physgen.core.errors import PhysgenInputError
+from physgen.core.run import Run
 from physgen.core.training import StepConfig, optimize
 from physgen.lattice.entanglement import TrotterChain
 from physgen.lattice.models import Ising, Potts
 from physgen.models.autoregressive import MADE, AutoregressiveSampler, PixelCNN
-from physgen.models.base import ConditionalGenerator, History, check_batch
+from physgen.models.base import ConditionalGenerator, History, check_batch, legacy_payload
 from physgen.models.hierarchical import HierarchicalSampler
 
 Positive = Annotated[int, Field(ge=1)]
@@ -148,9 +149,7 @@ class LatticeSampler(ConditionalGenerator):
             self.net,
             step_loss,
             config.optimizer,
-            run.checkpoint_dir("sampler") if run is not None else None,
-            run.resume if run is not None else False,
-            run.progress if run is not None else True,
+            *Run.training_place(run, "sampler"),
             description=f"{config.network.upper()} {config.lattice} L={config.L}",
             generators={"sampling": generator},
         )
@@ -169,8 +168,7 @@ class LatticeSampler(ConditionalGenerator):
         """sampler.pt of physgen <= 0.1.0: the network's weights without the ``net.`` prefix."""
         if "format" in payload:
             return payload
-        state = {f"net.{k}": v for k, v in payload["state_dict"].items()}
-        return {"model": cls.name, "config": payload["config"], "state_dict": state}
+        return legacy_payload(cls.name, payload["config"], payload["state_dict"], "net.")
 
 
 def lattice_energy(config: SamplerConfig):
@@ -182,7 +180,6 @@ def lattice_energy(config: SamplerConfig):
 def train_sampler(config: SamplerConfig, run_dir=None, resume=False, progress=True):
     """Train a sampler by reverse KL; returns (the sampler's network, history). The network
     is ``LatticeSampler.net`` (sample(n, generator), log_prob(spins))."""
-    from physgen.core.run import Run
 
     model = LatticeSampler.from_config(config)
     history = model.fit(None, None, Run(run_dir, resume, progress))["sampler"]
@@ -207,7 +204,6 @@ def train_run(config_path, run_dir, overrides: dict, resume: bool = False) -> di
     returns the sampler's history."""
     from physgen.core.config import load_config
     from physgen.core.device import resolve_device
-    from physgen.core.run import Run
 
     config = load_config(SamplerConfig, config_path, overrides)
     resolve_device(config.optimizer.device)

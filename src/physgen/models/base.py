@@ -40,6 +40,7 @@ __all__ = [
     "History",
     "PAYLOAD_FORMAT",
     "read_payload",
+    "legacy_payload",
     "check_batch",
 ]
 
@@ -81,6 +82,16 @@ def read_payload(path) -> dict:
     if not isinstance(payload, dict) or not {"state_dict", "state"} & set(payload):
         raise PhysgenInputError(f"{path}: not a physgen model file")
     return payload
+
+
+def legacy_payload(name: str, config: dict, state: dict, prefix: str) -> dict:
+    """A payload of physgen <= 0.1.0 that saved one sub-module's weights: the current format,
+    its weights under ``prefix``."""
+    return {
+        "model": name,
+        "config": config,
+        "state_dict": {f"{prefix}{k}": v for k, v in state.items()},
+    }
 
 
 class ConditionalGenerator(nn.Module):

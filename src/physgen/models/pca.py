@@ -20,6 +20,14 @@ from physgen.models.noise import NoiseSource, normal
 __all__ = ["ProbabilisticPCA"]
 
 
+def _least_squares(design: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """argmin_B |design B - targets| for a design of a few columns, by the normal equations in
+    float64: the same bits on every run (LAPACK's lstsq drivers gave run-to-run differences)."""
+    d = design.double()
+    solution = torch.linalg.solve(d.T @ d, d.T @ targets.double())
+    return solution.to(targets.dtype)
+
+
 class ProbabilisticPCA(nn.Module):
     def __init__(self, features: int, components: int, conditions: int = 0):
         super().__init__()
@@ -53,19 +61,20 @@ class ProbabilisticPCA(nn.Module):
         if k > min(x.shape):
             raise ValueError(f"{k} components need at least {k} rows and features")
         mean = x.mean(0)
-        torch.manual_seed(seed)  # svd_lowrank draws a random projection
-        _, _, v = torch.svd_lowrank(x - mean, q=min(k + 10, min(x.shape)), niter=4)
+        with torch.random.fork_rng(devices=[]):  # svd_lowrank draws a random projection
+            torch.manual_seed(seed)
+            _, _, v = torch.svd_lowrank(x - mean, q=min(k + 10, min(x.shape)), niter=4)
         components = v[:, :k].T.contiguous()
         coefficients = (x - mean) @ components.T
         residual = x - mean - coefficients @ components
         design = self._design(condition, x).expand(len(x), -1)
-        residual_mean = torch.linalg.lstsq(design, residual).solution
+        residual_mean = _least_squares(design, residual)
         centred = residual - design @ residual_mean
         self.mean.copy_(mean)
         self.components.copy_(components)
         self.scale.copy_(coefficients.std(0).clamp_min(1e-6))
         self.residual_mean.copy_(residual_mean)
-        self.residual_var.copy_(torch.linalg.lstsq(design, centred**2).solution)
+        self.residual_var.copy_(_least_squares(design, centred**2))
         return float(1 - residual.var(0).sum() / x.var(0).sum())
 
     def residual_std(self, condition: torch.Tensor | None = None) -> torch.Tensor:

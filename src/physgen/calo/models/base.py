@@ -19,6 +19,7 @@ from pydantic import Field
 from physgen.calo.geometry import get_geometry
 from physgen.core.config import settings
 from physgen.core.errors import PhysgenInputError
+from physgen.core.run import Run
 from physgen.core.training import TrainingConfig
 from physgen.core.training import fit as train_unit
 from physgen.models.base import ConditionalGenerator, History, check_batch
@@ -76,14 +77,15 @@ class ShowerModel(ConditionalGenerator):
 
     def _train(self, unit: str, module, loss, tensors, run, training=None) -> dict:
         """One training unit (a flow, a network) through core.training.fit."""
+        checkpoints, resume, progress = Run.training_place(run, unit)
         return train_unit(
             module,
             loss,
             tensors,
             training or self.config.training,
-            run.checkpoint_dir(unit) if run is not None else None,
-            resume=run.resume if run is not None else False,
-            progress=getattr(run, "progress", True),
+            checkpoints,
+            resume=resume,
+            progress=progress,
             description=f"{self.name}:{unit}",
         )
 
@@ -108,6 +110,27 @@ class ShowerModel(ConditionalGenerator):
         return cut
 
     # --- sampling ----------------------------------------------------------------------
+    samplers: tuple[str, ...] = ()  # what --sampler accepts (diffusion, flow matching, trees)
+
+    def choose_sampler(self, sampler: str | None = None, steps: int | None = None) -> None:
+        """Set the sampler and its number of steps of the models that have a choice."""
+        if not self.samplers:
+            raise PhysgenInputError(
+                f"--sampler/--steps apply to diffusion, flow-matching and trees models, not to "
+                f"{self.name}"
+            )
+        if sampler is not None:
+            if sampler not in self.samplers:
+                raise PhysgenInputError(
+                    f"sampler '{sampler}' is not available for {self.name}: "
+                    f"use one of {', '.join(self.samplers)}"
+                )
+            self.sampler_name = sampler
+        if steps is not None:
+            if steps < 1:
+                raise PhysgenInputError("the number of sampling steps must be at least 1")
+            self.steps = steps
+
     def _sample(self, conditions: torch.Tensor, noise: RowNoise) -> torch.Tensor:
         return self._clean(self._generate(conditions[:, 0], noise))
 

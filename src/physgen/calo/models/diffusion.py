@@ -56,7 +56,6 @@ class _Generative(ShowerModel):
     """Shared parts: one network over the preprocessed representation."""
 
     config_class = DiffusionShowerConfig
-    samplers: dict = {}
 
     def __init__(self, config: DiffusionShowerConfig):
         super().__init__(config)
@@ -66,21 +65,6 @@ class _Generative(ShowerModel):
         self.sampler_name = config.sampler or self.default_sampler
         self.steps = config.steps or self.default_steps
         self.choose_sampler(self.sampler_name, self.steps)
-
-    def choose_sampler(self, sampler: str | None = None, steps: int | None = None) -> None:
-        from physgen.core.errors import PhysgenInputError
-
-        if sampler is not None:
-            if sampler not in self.samplers:
-                raise PhysgenInputError(
-                    f"sampler '{sampler}' is not available for {self.name}: "
-                    f"use one of {', '.join(self.samplers)}"
-                )
-            self.sampler_name = sampler
-        if steps is not None:
-            if steps < 1:
-                raise PhysgenInputError("the number of sampling steps must be at least 1")
-            self.steps = steps
 
     def _fit(self, incident_mev, showers_mev, run):
         generator = torch.Generator().manual_seed(self.config.training.seed)
@@ -98,7 +82,7 @@ class DiffusionShowerModel(_Generative):
     """EDM denoiser D(x; sigma, E_inc); samplers from models.samplers."""
 
     name = "diffusion"
-    samplers = samplers.SAMPLERS
+    samplers = tuple(samplers.SAMPLERS)
     # the best official-classifier AUC per network evaluation in the sampler study (docs)
     default_sampler, default_steps = "dpmpp2m", 8
 
@@ -127,7 +111,7 @@ class FlowMatchingShowerModel(_Generative):
     """Conditional flow matching v(x, t; E_inc), integrated with Euler or midpoint steps."""
 
     name = "flow-matching"
-    samplers = FLOW_MATCHING_SAMPLERS
+    samplers = tuple(FLOW_MATCHING_SAMPLERS)
     default_sampler, default_steps = "midpoint", 32
 
     def __init__(self, config: DiffusionShowerConfig):

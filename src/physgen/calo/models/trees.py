@@ -43,18 +43,6 @@ class TreeShowerModel(LatentRepresentation):
         self.sampler_name = "midpoint" if config.trees.midpoint else "euler"
         self.steps = config.trees.steps
 
-    def choose_sampler(self, sampler: str | None = None, steps: int | None = None) -> None:
-        if sampler is not None:
-            if sampler not in self.samplers:
-                raise PhysgenInputError(
-                    f"sampler '{sampler}' is not available for trees: use euler or midpoint"
-                )
-            self.sampler_name = sampler
-        if steps is not None:
-            if steps < 1:
-                raise PhysgenInputError("the number of sampling steps must be at least 1")
-            self.steps = steps
-
     def _fit(self, incident_mev, showers_mev, run):
         started = time.perf_counter()
         condition, coefficients, explained = self._fit_latent(incident_mev, showers_mev)
