@@ -25,8 +25,9 @@ def test_statistics_and_independence():
     assert abs(z.mean()) < 0.02 and abs(z.std() - 1) < 0.02
     assert abs(u.mean() - 0.5) < 0.01 and 0 <= u.min() and u.max() < 1
     # neighbouring blocks and draws are not copies of each other
-    corr = torch.corrcoef(torch.stack([z[:BLOCK_ROWS, 0], z[BLOCK_ROWS : 2 * BLOCK_ROWS, 0]]))
-    assert abs(corr[0, 1]) < 0.25
+    # row i and row i + BLOCK_ROWS (the same place in the next block) are uncorrelated
+    corr = torch.corrcoef(torch.stack([z[:-BLOCK_ROWS, 0], z[BLOCK_ROWS:, 0]]))
+    assert abs(corr[0, 1]) < 0.03
     assert not torch.equal(RowNoise(3, 0, 10).normal(2), RowNoise(4, 0, 10).normal(2))
 
 

@@ -20,7 +20,7 @@ import torch
 
 __all__ = ["BLOCK_ROWS", "RowNoise", "StreamNoise", "seed_from", "uniform", "normal", "NoiseSource"]
 
-BLOCK_ROWS = 256
+BLOCK_ROWS = 16  # a batch of one shower draws one block: small keeps batch-1 generation cheap
 
 
 def seed_from(generator: torch.Generator | None) -> int:
