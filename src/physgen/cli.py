@@ -8,6 +8,7 @@ from physgen import __version__
 from physgen.calo.commands import calo
 from physgen.jets.commands import jets
 from physgen.lattice.commands import lattice
+from physgen.nested.commands import nested
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -32,6 +33,7 @@ def main(threads):
 main.add_command(calo)
 main.add_command(lattice)
 main.add_command(jets)
+main.add_command(nested)
 
 if __name__ == "__main__":
     main()

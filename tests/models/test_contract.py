@@ -78,6 +78,11 @@ def tiny(name):
 
         pool = torch.randint(0, 2, (64, 8), generator=torch.Generator().manual_seed(0))
         return StripConfig(L=4, optimizer=StepConfig(steps=3)), None, pool.float()
+    if name == "nested-flow":
+        from physgen.nested.proposal import FlowProposalConfig
+
+        points = torch.rand(200, 3, generator=torch.Generator().manual_seed(0)) * 0.5 + 0.2
+        return FlowProposalConfig(dim=3, flow=flow, training=training), points, None
     raise KeyError(f"no tiny configuration for the registered model '{name}': add one here")
 
 

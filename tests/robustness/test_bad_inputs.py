@@ -754,7 +754,97 @@ CASES = [
         lambda f, t: ["--n", 5, "--out", f["pairs"]],
         match="exists",
     ),
+    # --- nested ----------------------------------------------------------------------------
+    Case("nested run", "no-problem", lambda f, t: ["--out", t / "r"], match="--problem"),
+    Case(
+        "nested run",
+        "both-problem-and-file",
+        lambda f, t: ["--problem", "gaussian", "--dim", 2, "--likelihood", _user(t), "--out", t],
+        match="one of",
+    ),
+    Case(
+        "nested run",
+        "no-dim",
+        lambda f, t: ["--problem", "shells", "--out", t / "r"],
+        match="--dim",
+    ),
+    Case(
+        "nested run",
+        "live-5",
+        lambda f, t: ["--problem", "shells", "--dim", 2, "--live", 5, "--out", t / "r"],
+        match="--live",
+    ),
+    Case(
+        "nested run",
+        "dlogz-zero",
+        lambda f, t: ["--problem", "shells", "--dim", 2, "--dlogz", 0, "--out", t / "r"],
+        match="--dlogz",
+    ),
+    Case(
+        "nested run",
+        "rosenbrock-3d",
+        lambda f, t: ["--problem", "rosenbrock", "--dim", 3, "--out", t / "r"],
+        match="2-D",
+    ),
+    Case(
+        "nested run",
+        "missing-file",
+        lambda f, t: ["--likelihood", t / "none.py", "--out", t / "r"],
+        match="no such likelihood file",
+    ),
+    Case(
+        "nested run",
+        "broken-file",
+        lambda f, t: ["--likelihood", _text(t, "b.py", "def ("), "--out", t / "r"],
+        match="cannot run it",
+    ),
+    Case(
+        "nested run",
+        "nan-likelihood",
+        lambda f, t: ["--likelihood", _user(t, nan=True), "--live", 50, "--out", t / "r"],
+        match="returned nan",
+    ),
+    Case(
+        "nested run",
+        "unfinished-without-resume",
+        lambda f, t: ["--problem", "gaussian", "--dim", 2, "--out", t / "r"],
+        setup=lambda f, t: (t / "r" / "checkpoint").mkdir(parents=True),
+        match="--resume",
+    ),
+    Case(
+        "nested run",
+        "valid",
+        lambda f, t: [
+            "--problem",
+            "gaussian",
+            "--dim",
+            2,
+            "--live",
+            50,
+            "--proposal",
+            "rwalk",
+            "--out",
+            t / "r",
+        ],
+        expect="ok",
+        check=lambda f, t, r: _evidence_close(t / "r"),
+    ),
 ]
+
+
+def _user(tmp, nan=False):
+    body = "-np.sum(theta**2, 1)" if not nan else "np.full(len(theta), np.nan)"
+    return _text(
+        tmp,
+        "user.py",
+        f"import numpy as np\nbounds = [(-1, 1), (-1, 1)]\n"
+        f"def log_likelihood(theta):\n    return {body}\n",
+    )
+
+
+def _evidence_close(run):
+    found = json.loads((run / "result.json").read_text())
+    assert abs(found["log_z"] - found["log_z_exact"]) < 4 * found["log_z_err"]
 
 
 def _damaged_checkpoint(inputs, tmp):
@@ -854,4 +944,12 @@ def test_the_documented_table_matches_the_cases():
     text = DOC.read_text()
     for command, count in counts.items():
         assert re.search(rf"\| `physgen {command}` \| {count} \|", text), (command, count)
-    assert f"{len(CASES)} cases" in text
+    kinds = Counter(case.expect for case in CASES)
+    totals = f"{len(CASES)} cases, {kinds['error']} clear errors, {kinds['ok']} correct results"
+    assert totals in text
+    for command in counts:
+        errors = sum(c.expect == "error" for c in CASES if c.command == command)
+        oks = counts[command] - errors
+        assert re.search(
+            rf"\| `physgen {command}` \| {counts[command]} \| {errors} \| {oks} \|", text
+        )

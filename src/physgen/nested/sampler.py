@@ -155,12 +155,16 @@ class NestedSampler:
 
     def _refill(self, log_l_star: float) -> None:
         phase = self.state["phase"]
+        u = None
+        if phase == "prior":
+            u = self.rng.random((self.config.batch, self.dim))
+        elif phase == "flow":
+            u = self._from_pool(self.config.batch)
+            if u is None:  # the proposal gives no uniform draws: walk until it is retrained
+                phase = self.state["phase"] = "rwalk"
         if phase == "rwalk":
             u, log_l = self._random_walk(log_l_star)
         else:
-            u = self.rng.random((self.config.batch, self.dim)) if phase == "prior" else None
-            if u is None:
-                u = self._from_pool(self.config.batch)
             log_l = self._log_likelihood(u)
         passed = log_l > log_l_star
         self._count(len(u) if phase != "rwalk" else len(u) * self.config.rwalk_steps, passed)
@@ -207,9 +211,15 @@ class NestedSampler:
         self.state["retrainings"] += 1
         self.arrays["pool_u"] = np.empty((0, self.dim))
 
-    def _from_pool(self, n: int) -> np.ndarray:
+    def _from_pool(self, n: int) -> np.ndarray | None:
+        """n uniform draws of the proposal; None when 5 pools in a row gave none."""
+        empty = 0
         while len(self.arrays["pool_u"]) < n:
-            self.arrays["pool_u"] = np.concatenate([self.arrays["pool_u"], self._uniform_pool()])
+            new = self._uniform_pool()
+            empty = empty + 1 if len(new) == 0 else 0
+            if empty == 5:
+                return None
+            self.arrays["pool_u"] = np.concatenate([self.arrays["pool_u"], new])
         taken, self.arrays["pool_u"] = self.arrays["pool_u"][:n], self.arrays["pool_u"][n:]
         return taken
 
@@ -219,7 +229,7 @@ class NestedSampler:
         generator = torch.Generator().manual_seed(int(self.rng.integers(2**62)))
         conditions = torch.zeros(size, 0)
         u = self.proposal.sample(conditions, generator)
-        inside = ((u > 0) & (u < 1)).all(1)
+        inside = ((u >= 0) & (u <= 1)).all(1)  # float32 sigmoids reach 0 and 1
         u = u[inside]
         with torch.no_grad():
             log_q = self.proposal.log_prob(u).double().numpy()
@@ -415,7 +425,7 @@ class NestedSampler:
             raise PhysgenInputError(
                 f"{folder} belongs to {record['problem']} in {record['dim']} dimensions"
             )
-        if record["config"] != _jsonable(asdict(self.config)):
+        if _resumable(record["config"]) != _resumable(_jsonable(asdict(self.config))):
             raise PhysgenInputError(f"{folder} was written with other settings: use the same")
         self.state = record["state"]
         self.state["log_z_dead"] = float(self.state["log_z_dead"] or -math.inf)
@@ -427,6 +437,11 @@ class NestedSampler:
         self.arrays = arrays
         if record["has_proposal"]:
             self.proposal = FlowProposal.load(folder / "proposal.pt")
+
+
+def _resumable(config: dict) -> dict:
+    """The settings a resumed run must share with the killed one (a call budget may change)."""
+    return {k: v for k, v in config.items() if k != "max_calls"}
 
 
 def _jsonable(value):
