@@ -58,3 +58,24 @@ def test_unreadable_config(tmp_path):
         load_config(Outer, tmp_path / "bad.toml")
     with pytest.raises(PhysgenInputError, match="cannot read config"):
         load_config(Outer, tmp_path / "missing.yaml")
+
+
+def test_explicit_overrides_are_announced_defaults_are_not(tmp_path):
+    (tmp_path / "c.yaml").write_text("training:\n  epochs: 50\n  batch_size: 64\n")
+    said = []
+    config = load_config(
+        _WithTraining,
+        tmp_path / "c.yaml",
+        {"training.epochs": 3, "training.seed": None},
+        said.append,
+    )
+    assert config.training.epochs == 3 and config.training.batch_size == 64
+    assert said == [f"the command line sets training.epochs = 3 over 50 of {tmp_path / 'c.yaml'}"]
+    said.clear()
+    load_config(_WithTraining, tmp_path / "c.yaml", {"training.epochs": 50}, said.append)
+    assert said == []  # the same value: nothing to say
+
+
+@dataclass(frozen=True)
+class _WithTraining:
+    training: TrainingConfig = field(default_factory=TrainingConfig)

@@ -754,6 +754,13 @@ CASES = [
         lambda f, t: ["--n", 5, "--out", f["pairs"]],
         match="exists",
     ),
+    Case(
+        "calo simulate",
+        "full-disk",
+        lambda f, t: ["--n", 2, "--energy", "2:5", "--out", t / "s.h5"],
+        env={"PHYSGEN_TEST_ENOSPC": "1"},
+        match="No space left",
+    ),
     # --- nested ----------------------------------------------------------------------------
     Case("nested run", "no-problem", lambda f, t: ["--out", t / "r"], match="--problem"),
     Case(

@@ -366,7 +366,7 @@ def evaluate(
     help="Run directory: model.pt, config, history, checkpoints.",
 )
 @click.option("--epochs", type=click.IntRange(min=1), help="Override the number of epochs.")
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto.")
+@click.option("--device", help="cpu, cuda or auto (default: the config's, else cpu).")
 @click.option("--seed", type=int, help="Override the training seed.")
 @click.option("--resume", is_flag=True, help="Continue from the run directory's checkpoints.")
 @friendly_errors

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +14,7 @@ from physgen import __version__
 from physgen.calo.io import open_shower_file, read_showers, write_showers
 from physgen.calo.models import SHOWER_MODELS
 from physgen.calo.models.base import ShowerModel, generate_showers, parameter_count
-from physgen.core.config import from_dict, merge_overrides, read_config_file
+from physgen.core.config import from_dict, merge_overrides, overridden, read_config_file
 from physgen.core.device import resolve_device
 from physgen.core.errors import PhysgenInputError
 from physgen.core.run import Run
@@ -32,6 +32,9 @@ def shower_config(
     in_file = data.get("model")
     if model_name is not None and in_file is not None and in_file != model_name:
         log(f"--model {model_name} overrides 'model: {in_file}' of {config_path}")
+    for note in overridden(data, overrides, config_path):
+        if not note.startswith("the command line sets geometry"):  # the data decide it
+            log(note)
     data["model"] = model_name or in_file or DEFAULT_MODEL
     cls = SHOWER_MODELS.model_class(str(data["model"])).config_class
     return from_dict(cls, merge_overrides(data, overrides), str(config_path or "config"))
@@ -43,7 +46,7 @@ def train_run(
     data,
     run_dir,
     epochs=None,
-    device="cpu",
+    device=None,
     seed=None,
     resume=False,
     log=print,
@@ -55,12 +58,14 @@ def train_run(
         config_path,
         {
             "geometry": info.geometry.name,
-            "training.device": resolve_device(device),
+            "training.device": device,
             "training.epochs": epochs,
             "training.seed": seed,
         },
         log,
     )
+    training = replace(config.training, device=resolve_device(config.training.device))
+    config = replace(config, training=training)
     run = Run(run_dir, resume, progress)
     energies, showers = read_showers(data)
     model = SHOWER_MODELS.build(config)

@@ -120,8 +120,22 @@ def merge_overrides(data: dict, overrides: dict | None) -> dict:
     return merged
 
 
-def load_config(cls, path=None, overrides: dict | None = None):
+def overridden(data: dict, overrides: dict | None, path) -> list[str]:
+    """One line for each explicit override that changes a value the config file sets."""
+    notes = []
+    for key, value in (overrides or {}).items():
+        node = data
+        for part in key.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if value is not None and node is not None and node != value:
+            notes.append(f"the command line sets {key} = {value!r} over {node!r} of {path}")
+    return notes
+
+
+def load_config(cls, path=None, overrides: dict | None = None, log=None):
     """Defaults of ``cls``, updated by a config file, then by explicit overrides (checked
-    like the file's values)."""
+    like the file's values); ``log`` hears of every override that changes the file's value."""
     data = read_config_file(path) if path is not None else {}
+    for note in overridden(data, overrides, path) if log is not None else ():
+        log(note)
     return from_dict(cls, merge_overrides(data, overrides), str(path) if path else "config")

@@ -98,7 +98,7 @@ def simulate(
 )
 @click.option("--epochs", type=click.IntRange(min=1), help="Override the number of epochs.")
 @click.option("--max-rows", type=click.IntRange(min=2), help="Train on the first N pairs only.")
-@click.option("--device", default="cpu", show_default=True)
+@click.option("--device", help="cpu, cuda or auto (default: the config's, else cpu).")
 @click.option("--resume", is_flag=True, help="Continue from the run's checkpoint.")
 @friendly_errors
 def train(data, run_dir, config_path, target, epochs, max_rows, device, resume):

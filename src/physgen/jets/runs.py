@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -28,14 +29,15 @@ def train_emulator_run(
     target=None,
     epochs=None,
     max_rows=None,
-    device="cpu",
+    device=None,
     resume=False,
     progress=True,
     log=print,
 ) -> dict:
     overrides = {"target": target, "training.epochs": epochs, "training.device": device}
-    config = load_config(EmulatorConfig, config_path, overrides)
-    resolve_device(config.training.device)
+    config = load_config(EmulatorConfig, config_path, overrides, log)
+    training = replace(config.training, device=resolve_device(config.training.device))
+    config = replace(config, training=training)
     run = Run(run_dir, resume, progress)
     parton, jets = read_pairs(data, config.target, max_rows)
     log(

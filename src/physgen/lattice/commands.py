@@ -84,7 +84,7 @@ def exact(model, size, beta, q, mi):
     "--out", "run_dir", required=True, type=click.Path(path_type=Path), help="Run directory."
 )
 @click.option("--resume", is_flag=True, help="Continue from the run's checkpoint.")
-@click.option("--device", default="cpu", show_default=True)
+@click.option("--device", help="cpu, cuda or auto (default: the config's, else cpu).")
 @friendly_errors
 def train(
     model, size, beta, q, trotter_step, config_path, steps, batch_size, run_dir, resume, device
@@ -106,6 +106,7 @@ def train(
             "optimizer.device": device,
         },
         resume,
+        log=lambda m: click.echo(m, err=True),
     )
     click.echo(
         f"trained {history['steps']} steps in {history['seconds']:.0f} s; "

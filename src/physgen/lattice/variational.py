@@ -7,7 +7,7 @@ and Zhang, PRL 122, 080602 (2019)).
 
 from __future__ import annotations
 
-from dataclasses import field
+from dataclasses import field, replace
 from typing import Annotated, Literal
 
 import torch
@@ -199,14 +199,15 @@ def load_sampler(path) -> tuple[AutoregressiveSampler | HierarchicalSampler, Sam
     return model.net, model.config
 
 
-def train_run(config_path, run_dir, overrides: dict, resume: bool = False) -> dict:
+def train_run(config_path, run_dir, overrides: dict, resume: bool = False, log=print) -> dict:
     """``physgen lattice train``: a LatticeSampler trained into a run folder (core.run);
     returns the sampler's history."""
     from physgen.core.config import load_config
     from physgen.core.device import resolve_device
 
-    config = load_config(SamplerConfig, config_path, overrides)
-    resolve_device(config.optimizer.device)
+    config = load_config(SamplerConfig, config_path, overrides, log)
+    optimizer = replace(config.optimizer, device=resolve_device(config.optimizer.device))
+    config = replace(config, optimizer=optimizer)
     run = Run(run_dir, resume)
     model = LatticeSampler.from_config(config)
     run.start(config, config.optimizer.seed)
