@@ -27,7 +27,6 @@ from _common import RESULTS, machine, print_table, replace_rows, write_result  #
 from physgen.nested.problems import get_problem  # noqa: E402
 from physgen.nested.sampler import NestedConfig, NestedSampler  # noqa: E402
 
-RESULT = RESULTS / "nested.json"
 COLUMNS = [
     "problem",
     "dim",
@@ -128,6 +127,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--live", type=int, default=500)
     parser.add_argument("--dlogz", type=float, default=0.1)
+    parser.add_argument("--result", default="nested", help="benchmarks/results/NAME.json")
     args = parser.parse_args()
     import torch
 
@@ -161,21 +161,22 @@ def main() -> None:
                     )
                     rows.append(row)
                     existing = replace_rows(
-                        _existing(), [row], ("problem", "dim", "method", "seed")
+                        _existing(args.result), [row], ("problem", "dim", "method", "seed")
                     )
                     write_result(
-                        "nested",
+                        args.result,
                         {"machine": machine(), "rows": existing, "summary": summary(existing)},
                     )
     print_table(summary(rows), COLUMNS)
 
 
-def _existing() -> list[dict]:
+def _existing(name: str) -> list[dict]:
     import json
 
-    if not RESULT.exists():
+    path = RESULTS / f"{name}.json"
+    if not path.exists():
         return []
-    return json.loads(RESULT.read_text()).get("rows", [])
+    return json.loads(path.read_text()).get("rows", [])
 
 
 if __name__ == "__main__":
