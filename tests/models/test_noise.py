@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from physgen.models.noise import BLOCK_ROWS, RowNoise, StreamNoise, normal, uniform
+from physgen.models.noise import BLOCK_ROWS, RowNoise, normal, uniform
 
 
 @pytest.mark.parametrize("batch", [1, 5, BLOCK_ROWS - 1, BLOCK_ROWS, BLOCK_ROWS + 3, 1000])
@@ -34,8 +34,8 @@ def test_statistics_and_independence():
 def test_helpers_accept_generators_and_noise_sources():
     g = torch.Generator().manual_seed(0)
     assert uniform(g, (5, 2)).shape == (5, 2)
-    stream = StreamNoise(4, torch.Generator().manual_seed(0))
-    assert normal(stream, (8, 3)).shape == (8, 3)  # rows outermost: 4 rows x (2 x 3)
+    rows = RowNoise(0, 0, 4)
+    assert normal(rows, (8, 3)).shape == (8, 3)  # rows outermost: 4 rows x (2 x 3)
     with pytest.raises(ValueError, match="does not split"):
         normal(RowNoise(0, 0, 4), (6, 3))
     assert RowNoise(0, 5, 5).normal(3).shape == (0, 3)

@@ -17,7 +17,7 @@ import torch
 from physgen.calo.features import ShowerFeatures, apply_threshold, compute_features
 from physgen.calo.geometry import Geometry
 from physgen.calo.io import DEFAULT_CHUNK, iter_showers
-from physgen.core.atomic import atomic_path
+from physgen.core.atomic import write_npz_atomic
 
 CACHE_VERSION = 1
 CHUNK_BYTES = 100e6  # float32 bytes per streamed chunk: ~2500 ds3 or ~3900 ds2 showers
@@ -155,15 +155,13 @@ def load_cached_summary(path, key: str) -> ShowerSummary | None:
 def store_cached_summary(path, key: str, summary: ShowerSummary) -> Path:
     cached = _cache_dir_for(Path(path)) / f"{Path(path).name}.{key}.npz"
     arrays = {f"f_{k}": v for k, v in summary.features.as_dict().items()}
-    with atomic_path(cached) as tmp:
-        with open(tmp, "wb") as handle:
-            np.savez(
-                handle,
-                mean_shower=summary.mean_shower,
-                voxel_counts=summary.voxel_counts,
-                voxel_out_of_range=summary.voxel_out_of_range,
-                n_invalid=summary.n_invalid,
-                **arrays,
-            )
+    write_npz_atomic(
+        cached,
+        mean_shower=summary.mean_shower,
+        voxel_counts=summary.voxel_counts,
+        voxel_out_of_range=summary.voxel_out_of_range,
+        n_invalid=summary.n_invalid,
+        **arrays,
+    )
     os.utime(cached)
     return cached

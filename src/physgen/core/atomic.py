@@ -78,6 +78,14 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
         tmp.write_text(text)
 
 
+def write_npz_atomic(path: str | os.PathLike, **arrays) -> None:
+    """numpy arrays as one .npz file, written atomically."""
+    import numpy as np
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.savez(handle, **arrays)
+
+
 def write_json_atomic(path: str | os.PathLike, obj) -> None:
     text = json.dumps(finite_json(obj), indent=2, sort_keys=False, allow_nan=False)
     write_text_atomic(path, text + "\n")

@@ -9,10 +9,10 @@ uses; the plain names take and return numpy arrays.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
+
+from physgen.jets.kinematics import wrap_phi
 
 __all__ = [
     "input_features",
@@ -30,10 +30,6 @@ TARGET_NAMES = ("pt_response", "delta_eta", "delta_phi", "log_m_plus_2")
 MASS_OFFSET_GEV = 2.0
 
 
-def _wrap(phi: torch.Tensor) -> torch.Tensor:
-    return torch.remainder(phi + math.pi, 2 * math.pi) - math.pi
-
-
 def input_features_tensor(parton_jets: torch.Tensor) -> torch.Tensor:
     pt, eta, phi, mass = parton_jets.double().T
     return torch.stack([pt.log(), eta, phi, (mass + MASS_OFFSET_GEV).log()], 1).float()
@@ -43,7 +39,7 @@ def target_features_tensor(parton_jets: torch.Tensor, jets: torch.Tensor) -> tor
     pt, eta, phi, _ = parton_jets.double().T
     pt2, eta2, phi2, mass2 = jets.double().T
     return torch.stack(
-        [pt2 / pt, eta2 - eta, _wrap(phi2 - phi), (mass2 + MASS_OFFSET_GEV).log()], 1
+        [pt2 / pt, eta2 - eta, wrap_phi(phi2 - phi), (mass2 + MASS_OFFSET_GEV).log()], 1
     ).float()
 
 
@@ -55,7 +51,7 @@ def jets_from_targets_tensor(parton_jets: torch.Tensor, targets: torch.Tensor) -
         [
             (pt * response).clamp_min(0.0),
             eta + delta_eta,
-            _wrap(phi + delta_phi),
+            wrap_phi(phi + delta_phi),
             (log_mass.exp() - MASS_OFFSET_GEV).clamp_min(0.0),
         ],
         1,

@@ -7,8 +7,9 @@ sample: the rows are grouped in fixed blocks of ``BLOCK_ROWS`` counted from row 
 block has its own generator seeded from (seed, block index), and every draw is made for
 whole blocks and cut to the rows asked for. A batch that covers rows 300-700 therefore
 gets the numbers that a batch of 0-10000 gives those rows, as long as the sampler makes
-the same sequence of draws per row (which a sampler of fixed shapes does). ``StreamNoise``
-is the same interface on one generator, for draws where batches do not matter (training).
+the same sequence of draws per row (which a sampler of fixed shapes does). Where batches do
+not matter (training), samplers take a plain torch.Generator instead (``uniform``/``normal``
+accept either).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import math
 import numpy as np
 import torch
 
-__all__ = ["BLOCK_ROWS", "RowNoise", "StreamNoise", "seed_from", "uniform", "normal", "NoiseSource"]
+__all__ = ["BLOCK_ROWS", "RowNoise", "seed_from", "uniform", "normal", "NoiseSource"]
 
 BLOCK_ROWS = 16  # a batch of one shower draws one block: small keeps batch-1 generation cheap
 
@@ -69,27 +70,7 @@ class RowNoise:
         return self._draw(torch.rand, shape, dtype)
 
 
-class StreamNoise:
-    """The noise interface on one generator, for ``rows`` rows (no batch independence)."""
-
-    def __init__(self, rows: int, generator: torch.Generator | None = None, device=None):
-        self.rows, self.generator = rows, generator
-        if device is None:
-            device = generator.device if generator is not None else "cpu"
-        self.device = torch.device(device)
-
-    def normal(self, *shape: int, dtype=torch.float32) -> torch.Tensor:
-        return torch.randn(
-            (self.rows, *shape), generator=self.generator, dtype=dtype, device=self.device
-        )
-
-    def uniform(self, *shape: int, dtype=torch.float32) -> torch.Tensor:
-        return torch.rand(
-            (self.rows, *shape), generator=self.generator, dtype=dtype, device=self.device
-        )
-
-
-NoiseSource = RowNoise | StreamNoise | torch.Generator | None
+NoiseSource = RowNoise | torch.Generator | None
 
 
 def _per_row(source, shape) -> int:
@@ -105,13 +86,13 @@ def uniform(source: NoiseSource, shape, device=None, dtype=torch.float32) -> tor
     """U(0, 1) numbers of ``shape``: ``torch.rand`` on a generator (or the global RNG), or
     from a noise source whose rows lead the shape (shape[0] a multiple of its rows, rows
     outermost, e.g. (rows * groups, sites))."""
-    if isinstance(source, RowNoise | StreamNoise):
+    if isinstance(source, RowNoise):
         return source.uniform(_per_row(source, shape), dtype=dtype).reshape(shape)
     return torch.rand(shape, generator=source, device=device, dtype=dtype)
 
 
 def normal(source: NoiseSource, shape, device=None, dtype=torch.float32) -> torch.Tensor:
     """Standard normal numbers of ``shape``; the sources as for ``uniform``."""
-    if isinstance(source, RowNoise | StreamNoise):
+    if isinstance(source, RowNoise):
         return source.normal(_per_row(source, shape), dtype=dtype).reshape(shape)
     return torch.randn(shape, generator=source, device=device, dtype=dtype)

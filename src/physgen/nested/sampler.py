@@ -36,7 +36,7 @@ import torch
 from pydantic import Field
 from tqdm import tqdm
 
-from physgen.core.atomic import atomic_path, write_json_atomic
+from physgen.core.atomic import finite_json, write_json_atomic, write_npz_atomic
 from physgen.core.config import settings
 from physgen.core.errors import PhysgenInputError
 from physgen.core.run import Run
@@ -391,15 +391,13 @@ class NestedSampler:
         folder.mkdir(parents=True, exist_ok=True)
         if self.proposal is not None:
             self.proposal.save(folder / "proposal.pt")
-        with atomic_path(folder / "state.npz") as tmp:
-            with open(tmp, "wb") as handle:
-                np.savez(
-                    handle,
-                    live_u=self.live_u,
-                    live_log_l=self.live_log_l,
-                    live_birth=self.live_birth,
-                    **self.arrays,
-                )
+        write_npz_atomic(
+            folder / "state.npz",
+            live_u=self.live_u,
+            live_log_l=self.live_log_l,
+            live_birth=self.live_birth,
+            **self.arrays,
+        )
         record = {
             "state": self.state,
             "rng": self.rng.bit_generator.state,
@@ -408,7 +406,7 @@ class NestedSampler:
             "dim": self.dim,
             "has_proposal": self.proposal is not None,
         }
-        write_json_atomic(folder / "state.json", _jsonable(record))
+        write_json_atomic(folder / "state.json", record)  # -inf is written as null
 
     def _load_checkpoint(self) -> None:
         folder = self._checkpoint_dir()
@@ -425,10 +423,11 @@ class NestedSampler:
             raise PhysgenInputError(
                 f"{folder} belongs to {record['problem']} in {record['dim']} dimensions"
             )
-        if _resumable(record["config"]) != _resumable(_jsonable(asdict(self.config))):
+        if _resumable(record["config"]) != _resumable(finite_json(asdict(self.config))):
             raise PhysgenInputError(f"{folder} was written with other settings: use the same")
         self.state = record["state"]
-        self.state["log_z_dead"] = float(self.state["log_z_dead"] or -math.inf)
+        if self.state["log_z_dead"] is None:  # -inf before the first death
+            self.state["log_z_dead"] = -math.inf
         self.rng = np.random.default_rng()
         self.rng.bit_generator.state = record["rng"]
         self.live_u = arrays.pop("live_u")
@@ -442,13 +441,3 @@ class NestedSampler:
 def _resumable(config: dict) -> dict:
     """The settings a resumed run must share with the killed one (a call budget may change)."""
     return {k: v for k, v in config.items() if k != "max_calls"}
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, float) and math.isinf(value):
-        return None
-    return value
