@@ -1,15 +1,18 @@
-"""Nested sampling: physgen's flow proposal and random walk against dynesty, same problems, same
-live points and stopping rule, seeds 0..S-1, measured in the same run.
+"""Nested sampling: physgen's proposals (normalizing flow, flow matching, random walk) against
+dynesty and nessai, same problems, same live points and stopping rule, seeds 0..S-1, measured in
+the same run.
 
-    python benchmarks/nested.py [--problems shells:2,5,10,20 gaussian:8] [--seeds 5]
-        [--methods physgen-flow,physgen-rwalk,dynesty-auto,dynesty-slice] [--live 500]
+    python benchmarks/nested.py [--problems shells:2,5,10,20 gaussian:8 lsbi:5] [--seeds 5]
+        [--methods physgen-flow,physgen-flow-matching,physgen-rwalk,dynesty-auto,
+                   dynesty-slice,nessai] [--live 500] [--result nested]
 
-dynesty (3.1.0, benchmark environment only: `pip install dynesty==3.1.0`) runs its static
-sampler with the same number of live points and dlogz; "auto" is its default choice of bound
-and sampler, "slice" its multivariate slice sampler. Every row records the problem, dimension,
-method, seed, log Z with its stated error, the exact log Z, the likelihood calls and the wall
-time; rows go into benchmarks/results/nested.json (a row replaces the one of the same problem,
-dimension, method and seed).
+dynesty (3.1.0) and nessai (0.15.2) belong to the benchmark environment only (`pip install
+dynesty==3.1.0 nessai==0.15.2 -c constraints.txt`). dynesty runs its static sampler with the
+same number of live points and dlogz; "auto" is its default choice of bound and sampler,
+"slice" its multivariate slice sampler; nessai its FlowSampler with default settings. Every row
+records the problem, dimension, method, seed, log Z with its stated error, the exact log Z, the
+likelihood calls and the wall time; rows go into benchmarks/results/NAME.json (a row replaces
+the one of the same problem, dimension, method and seed).
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ def run_physgen(problem, proposal: str, seed: int, n_live: int, dlogz: float) ->
         "wall_s": result.wall_s,
         "iterations": result.iterations,
         "retrainings": result.retrainings,
+        "unmoved_chains": result.unmoved_chains,
     }
 
 
@@ -83,11 +87,72 @@ def run_dynesty(problem, sample: str, seed: int, n_live: int, dlogz: float) -> d
     }
 
 
+def run_nessai(problem, seed: int, n_live: int, dlogz: float) -> dict:
+    """nessai's FlowSampler (standard nessai, not the importance sampler), its default flow
+    proposal, the same live points and stopping criterion. Its prior is given by bounds: the
+    uniform box of the problem, or for a Gaussian prior (lsbi) that prior truncated at 10
+    sigma (a mass of 1e-23 left out)."""
+    import tempfile
+
+    import nessai
+    from nessai.flowsampler import FlowSampler
+    from nessai.livepoint import live_points_to_array
+    from nessai.model import Model
+    from scipy import stats
+
+    names = [f"x{i}" for i in range(problem.dim)]
+    gaussian_prior = problem.transform is not None
+    lower = np.full(problem.dim, -10.0) if gaussian_prior else problem.lower
+    upper = np.full(problem.dim, 10.0) if gaussian_prior else problem.upper
+
+    class Wrapped(Model):
+        def __init__(self):
+            self.names = names
+            self.bounds = {
+                n: [float(lo), float(hi)] for n, lo, hi in zip(names, lower, upper, strict=True)
+            }
+
+        def log_prior(self, x):
+            inside = np.log(self.in_bounds(x), dtype="float")
+            theta = live_points_to_array(x, self.names).reshape(-1, problem.dim)
+            if gaussian_prior:
+                return inside + stats.norm.logpdf(theta).sum(1)
+            return inside - np.sum(np.log(upper - lower))
+
+        def log_likelihood(self, x):
+            theta = live_points_to_array(x, self.names).reshape(-1, problem.dim)
+            values = problem.log_likelihood(theta)
+            return values if np.ndim(x) else values[0]
+
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as output:
+        sampler = FlowSampler(
+            Wrapped(),
+            output=output,
+            nlive=n_live,
+            seed=seed,
+            stopping=dlogz,
+            resume=False,
+            checkpointing=False,
+            plot=False,
+        )
+        sampler.run(plot=False, save=False)
+    return {
+        "log_z": float(sampler.log_evidence),
+        "log_z_err": float(sampler.log_evidence_error),
+        "likelihood_calls": int(sampler.ns.total_likelihood_evaluations),
+        "wall_s": time.perf_counter() - started,
+        "nessai_version": nessai.__version__,
+    }
+
+
 METHODS = {
     "physgen-flow": lambda p, s, n, d: run_physgen(p, "flow", s, n, d),
+    "physgen-flow-matching": lambda p, s, n, d: run_physgen(p, "flow-matching", s, n, d),
     "physgen-rwalk": lambda p, s, n, d: run_physgen(p, "rwalk", s, n, d),
     "dynesty-auto": lambda p, s, n, d: run_dynesty(p, "auto", s, n, d),
     "dynesty-slice": lambda p, s, n, d: run_dynesty(p, "slice", s, n, d),
+    "nessai": run_nessai,
 }
 
 

@@ -83,6 +83,12 @@ def tiny(name):
 
         points = torch.rand(200, 3, generator=torch.Generator().manual_seed(0)) * 0.5 + 0.2
         return FlowProposalConfig(dim=3, flow=flow, training=training), points, None
+    if name == "nested-flow-matching":
+        from physgen.nested.fm_proposal import FlowMatchingProposalConfig
+
+        points = torch.rand(200, 3, generator=torch.Generator().manual_seed(0)) * 0.5 + 0.2
+        config = FlowMatchingProposalConfig(dim=3, network=denoiser, training=training, steps=3)
+        return config, points, None
     raise KeyError(f"no tiny configuration for the registered model '{name}': add one here")
 
 

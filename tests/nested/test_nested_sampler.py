@@ -101,3 +101,19 @@ def test_a_likelihood_that_returns_nan_gets_a_clear_error(tmp_path):
     )
     assert result.exit_code == 2
     assert "returned nan at theta" in result.output.lower() and "Traceback" not in result.output
+
+
+def test_metropolis_hastings_chains_find_the_evidence():
+    """Rejection made to fail at once (it would have to keep 99% of the draws), so every
+    replacement after the prior phase comes from the independence Metropolis-Hastings chains."""
+    problem = get_problem("gaussian", 2)
+    config = NestedConfig(n_live=150, seed=5, min_rejection_yield=0.99)
+    sampler = NestedSampler(problem, config, progress=False)
+    result = sampler.run()
+    assert sampler.state["rejection_failed"] and sampler.state["mh_chains"] > 0
+    assert abs(result.log_z - problem.log_z_exact) < 3 * result.log_z_err
+    assert result.unmoved_chains < 0.2
+    theta, _, _, log_weights = sampler.samples()
+    mean, covariance = posterior_moments(theta, log_weights)
+    np.testing.assert_allclose(mean, 0.0, atol=0.25)
+    np.testing.assert_allclose(covariance, np.eye(2), atol=0.3)

@@ -40,6 +40,7 @@ __all__ = [
     "sample_ddpm",
     "sample_fm_euler",
     "sample_fm_midpoint",
+    "fm_midpoint_step",
     "SAMPLERS",
     "nfe",
 ]
@@ -272,14 +273,18 @@ def sample_fm_euler(velocity, x, times):
     return x
 
 
+def fm_midpoint_step(velocity, x, t, dt):
+    """One explicit midpoint step of dx/dt = v(x, t) from t (a tensor of len(x)) by dt."""
+    half = x + 0.5 * dt * velocity(x, t)
+    return x + dt * velocity(half, t + 0.5 * dt)
+
+
 @torch.no_grad()
 def sample_fm_midpoint(velocity, x, times):
     """Explicit midpoint; NFE = 2 steps."""
     for i in range(len(times) - 1):
         dt = (times[i + 1] - times[i]).to(x.dtype)
-        t = times[i].to(x.dtype).expand(len(x))
-        half = x + 0.5 * dt * velocity(x, t)
-        x = x + dt * velocity(half, t + 0.5 * dt)
+        x = fm_midpoint_step(velocity, x, times[i].to(x.dtype).expand(len(x)), dt)
     return x
 
 

@@ -8,7 +8,7 @@ import click
 
 from physgen.core.cli_errors import friendly_errors
 
-PROBLEM_NAMES = ("gaussian", "shells", "rosenbrock")
+PROBLEM_NAMES = ("gaussian", "shells", "rosenbrock", "lsbi")
 
 
 @click.group()
@@ -35,9 +35,11 @@ def nested():
     "--proposal",
     default="flow",
     show_default=True,
-    type=click.Choice(["flow", "rwalk"]),
-    help="flow: a normalizing flow trained on the live points (a random walk when its "
-    "acceptance collapses); rwalk: constrained random walks only.",
+    type=click.Choice(["flow", "flow-matching", "rwalk"]),
+    help="flow: a normalizing flow trained on the live points; flow-matching: a "
+    "flow-matching (diffusion-family) model; both by rejection to uniform, then Metropolis-"
+    "Hastings chains when that keeps too little, a random walk when both collapse; rwalk: "
+    "constrained random walks only.",
 )
 @click.option(
     "--dlogz",

@@ -8,7 +8,12 @@ log-likelihood of (n, dim) parameters. Exact log-evidences:
   prior U[-6, 6]^d (Feroz, Hobson, Bridges, arXiv:0809.3437, whose table gives log Z = -1.75,
   -5.67, -14.59, -36.09, -60.13 for d = 2, 5, 10, 20, 30); other d by the 1-D radial quadrature
   used here for every d (it reproduces that table);
-- ``rosenbrock``: L = exp(-(1 - x)^2 - 100 (y - x^2)^2) on U[-5, 5]^2, Z by adaptive quadrature.
+- ``rosenbrock``: L = exp(-(1 - x)^2 - 100 (y - x^2)^2) on U[-5, 5]^2, Z by adaptive quadrature;
+- ``lsbi``: a linear-Gaussian mixture of ``lsbi`` (the test bed of fusions): data D of d = dim
+  values, D | theta ~ sum_a w_a N(m_a + M_a theta, C) with k = 3 components of equal weight,
+  M_a and m_a drawn once (seed 0: M_a ~ N(0, 1), m_a ~ N(0, 3^2)), C = 0.1^2 I, the prior
+  theta ~ N(0, I) shared by the components, D one draw of the model; the evidence is lsbi's
+  closed form (a Gaussian mixture in D). Needs the ``nested`` extra.
 """
 
 from __future__ import annotations
@@ -37,8 +42,11 @@ class Problem:
     log_z_exact: float | None = None
     exact_method: str = ""
     names: tuple[str, ...] = ()
+    transform: Callable[[np.ndarray], np.ndarray] | None = None  # None: uniform in the box
 
     def prior_transform(self, u: np.ndarray) -> np.ndarray:
+        if self.transform is not None:
+            return self.transform(u)
         return self.lower + u * (self.upper - self.lower)
 
     @property
@@ -127,7 +135,49 @@ def rosenbrock(dim: int = 2) -> Problem:
     )
 
 
-PROBLEMS = {"gaussian": gaussian, "shells": shells, "rosenbrock": rosenbrock}
+LSBI_COMPONENTS, LSBI_NOISE, LSBI_SEED = 3, 0.1, 0
+
+
+def lsbi_model(dim: int):
+    """The lsbi MixtureModel of the ``lsbi`` problem and its observation D."""
+    try:
+        from lsbi.model import MixtureModel
+    except ImportError:
+        raise PhysgenInputError(
+            "the lsbi problem needs the lsbi package: pip install 'physgen[nested]'"
+        ) from None
+    rng = np.random.default_rng(LSBI_SEED)
+    k = LSBI_COMPONENTS
+    model_matrices = rng.normal(size=(k, dim, dim))
+    data_means = 3.0 * rng.normal(size=(k, dim))
+    model = MixtureModel(M=model_matrices, m=data_means, C=LSBI_NOISE**2, mu=0.0, Sigma=1.0)
+    component = rng.integers(k)
+    theta = rng.normal(size=dim)
+    data = (
+        data_means[component]
+        + model_matrices[component] @ theta
+        + LSBI_NOISE * rng.normal(size=dim)
+    )
+    return model, data
+
+
+def lsbi(dim: int) -> Problem:
+    model, data = lsbi_model(dim)
+
+    def log_l(theta):
+        return np.asarray(model.likelihood(theta).logpdf(data), np.float64).reshape(len(theta))
+
+    def transform(u):  # the N(0, I) prior; u of exactly 0 or 1 kept finite
+        return special.ndtri(np.clip(u, 1e-15, 1 - 1e-15))
+
+    lower, upper = _box(dim, math.inf)
+    log_z = float(model.evidence().logpdf(data))
+    return Problem(
+        "lsbi", dim, lower, upper, log_l, log_z, "lsbi's closed form", transform=transform
+    )
+
+
+PROBLEMS = {"gaussian": gaussian, "shells": shells, "rosenbrock": rosenbrock, "lsbi": lsbi}
 
 
 def get_problem(name: str, dim: int) -> Problem:

@@ -1,13 +1,13 @@
-"""The generative proposal of the nested sampler: a normalizing flow of the live points in the
-unit cube, under the model contract (x: (n, dim) points of the unit cube, no condition).
+"""Generative proposals of the nested sampler, under the model contract (x: (n, dim) points of
+the unit cube, no condition): a normalizing flow here, flow matching in nested.fm_proposal.
 
-The flow learns logit(u) (standardised) by maximum likelihood on the live points. Its latent
-draws are a standard normal truncated to a ball of radius r = ``radius_scale`` x the largest
+Both learn logit(u) (standardised) from the live points and map a latent standard normal to
+it. The latent draws are truncated to a ball of radius r = ``radius_scale`` x the largest
 latent radius of the live points (as nessai does): the ball covers the constrained region the
 live points sample, with room beyond them, and bounds q from below, so that the sampler's
 rejection on q_min / q (which turns proposal draws into uniform draws of the region) keeps a
-useful share. ``log_prob`` is that truncated density (up to its normalisation, the same for
-every point; -inf outside the ball).
+useful share. ``draw`` returns points with the density q of the draws (the truncated latent
+density, up to a normalisation that is the same for every point; -inf outside the ball).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from physgen.models.base import ConditionalGenerator, History, check_batch
 from physgen.models.flows import ConditionalFlow, FlowConfig
 from physgen.models.preprocessing import Chain, Logit, Standardize
 
-__all__ = ["FlowProposalConfig", "FlowProposal"]
+__all__ = ["FlowProposalConfig", "FlowProposal", "NestedProposal", "truncated_ball"]
 
 
 @settings
@@ -47,7 +47,45 @@ class FlowProposalConfig:
     radius_scale: Annotated[float, Field(ge=1.0, le=3.0)] = 1.1
 
 
-class FlowProposal(ConditionalGenerator):
+def truncated_ball(noise, dim: int, radius: float, scale: float = 1.0) -> torch.Tensor:
+    """Draws of N(0, scale^2 I) truncated to the ball of ``radius``: a uniform direction and a
+    length from the chi distribution truncated to [0, r / scale] (inverse CDF), times scale."""
+    direction = noise.normal(dim)
+    direction = direction / direction.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    top = float(stats.chi.cdf(radius / scale, dim))
+    levels = noise.uniform(1)[:, 0].double().cpu().numpy() * top
+    length = torch.as_tensor(scale * stats.chi.ppf(levels, dim), dtype=direction.dtype)
+    return direction * length.to(direction.device)[:, None]
+
+
+def truncated_log_normal(z: torch.Tensor, radius, scale: float = 1.0) -> torch.Tensor:
+    """log N(z; 0, scale^2 I) inside the ball, -inf outside (unnormalised by its mass)."""
+    d = z.shape[1]
+    log_base = -0.5 * (z**2).sum(1) / scale**2 - d * math.log(scale * math.sqrt(2 * math.pi))
+    return torch.where(z.norm(dim=1) <= radius, log_base, -math.inf)
+
+
+class NestedProposal(ConditionalGenerator):
+    """What the nested sampler asks of a proposal: ``fit`` on the live points, and ``draw``
+    (points with their log-density). ``latent_scale`` widens the latent normal (draws and
+    densities alike; not saved): > 1 reaches the edges of the region more often."""
+
+    latent_scale = 1.0
+
+    def _live_points(self, data) -> torch.Tensor:
+        points = check_batch(data, "live points", self.n_features)
+        if len(points) < 2 or points.min() < 0 or points.max() > 1:
+            raise ValueError("the proposal trains on at least 2 points of the unit cube")
+        return points
+
+    @torch.no_grad()
+    def draw(self, size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """``size`` draws and the log-density of the draws at them."""
+        u = self.sample(torch.zeros(size, 0), generator)
+        return u, self.log_prob(u)
+
+
+class FlowProposal(NestedProposal):
     name = "nested-flow"
     config_class = FlowProposalConfig
 
@@ -62,9 +100,7 @@ class FlowProposal(ConditionalGenerator):
 
     def fit(self, data, conditions=None, run=None) -> History:
         """Train on points of the unit cube (the live points)."""
-        points = check_batch(data, "live points", self.n_features)
-        if len(points) < 2 or points.min() < 0 or points.max() > 1:
-            raise ValueError("the proposal trains on at least 2 points of the unit cube")
+        points = self._live_points(data)
         self.cpu()
         self.flow.preprocessing.fit(points)
         empty = torch.zeros(len(points), 0)
@@ -86,22 +122,11 @@ class FlowProposal(ConditionalGenerator):
         return {"proposal": history}
 
     def _sample(self, conditions, noise):
-        """A standard normal truncated to the ball: a uniform direction and a radius from the
-        chi distribution truncated to [0, r] (inverse CDF), then the flow's inverse."""
-        d = self.n_features
-        direction = noise.normal(d)
-        direction = direction / direction.norm(dim=1, keepdim=True).clamp_min(1e-12)
-        top = float(stats.chi.cdf(float(self.radius), d))
-        levels = noise.uniform(1)[:, 0].double().cpu().numpy() * top
-        radius = torch.as_tensor(stats.chi.ppf(levels, d), dtype=direction.dtype)
-        z = direction * radius.to(direction.device)[:, None]
+        z = truncated_ball(noise, self.n_features, float(self.radius), self.latent_scale)
         return self.flow.from_latent(z, conditions)
 
     def log_prob(self, x, conditions=None):
         points = check_batch(x, "points", self.n_features).to(self.device)
         empty = torch.zeros(len(points), 0, device=points.device)
         z, ladj = self.flow.to_latent(points, empty)
-        d = self.n_features
-        log_base = -0.5 * (z**2).sum(1) - 0.5 * d * math.log(2 * math.pi)
-        log_base = torch.where(z.norm(dim=1) <= self.radius, log_base, -math.inf)
-        return log_base + ladj
+        return truncated_log_normal(z, self.radius, self.latent_scale) + ladj

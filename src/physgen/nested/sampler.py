@@ -4,15 +4,27 @@ Each iteration removes the live point of lowest likelihood L* and replaces it by
 uniformly from the prior (the unit cube) restricted to L > L*. The replacement comes from, in
 turn:
 - the prior itself, while more than ``prior_acceptance`` of its draws pass the constraint;
-- the proposal (``proposal: flow``): a normalizing flow trained on the live points
-  (nested.proposal), retrained each time ``retrain_every`` x n_live points have died; its draws
-  are made uniform by rejection with probability min(1, c / q), c the lowest proposal density
-  of the live points over ``rejection_safety`` (uniform wherever q >= c: the live points are a
-  uniform sample of the region, so the region lies there up to its least likely corners),
-  then kept where L > L*;
+- the proposal (``proposal: flow`` or ``flow-matching``): a generative model trained on the
+  live points (nested.proposal, nested.fm_proposal), retrained each time ``retrain_every`` x
+  n_live points have died, used in one of two ways:
+  - ``rejection``: its draws are made uniform by rejection with probability min(1, c / q), c
+    the lowest proposal density of the live points over ``rejection_safety`` (uniform wherever
+    q >= c: the live points are a uniform sample of the region, so the region lies there up to
+    its least likely corners), then kept where L > L*. Exact, and cheap in likelihood calls
+    while q is nearly flat over the region; in many dimensions q of the live points spans many
+    e-folds and almost every draw is rejected;
+  - ``mh``, once the rejection keeps less than ``min_rejection_yield`` of the draws or less
+    than ``rejection_acceptance`` of what it keeps passes L > L* (for the rest of the run: the
+    region only gets harder): independence
+    Metropolis-Hastings chains that start at live points (uniform in the region) and propose
+    draws of the model, accepted with min(1, q(x) / q(x')) (free: no likelihood) and then only
+    where L > L*. The kernel leaves the uniform distribution of the region invariant, so the
+    end points are uniform there. A chain makes as many proposals as give ``mh_moves``
+    accepted moves at the rate of the previous batch; a chain that never moved returns its
+    live point (a copy: kept, since dropping it would bias the draws towards high q);
 - a constrained random walk from a live point (``rwalk``: Gaussian steps with the live points'
-  covariance, ``rwalk_steps`` likelihood calls per new point), as the fallback whenever the
-  proposal's acceptance falls below ``min_acceptance``, and as the method of ``proposal: rwalk``.
+  covariance, ``rwalk_steps`` likelihood calls per new point), as the last fallback whenever
+  the acceptance falls below ``min_acceptance``, and as the method of ``proposal: rwalk``.
 Likelihoods are evaluated in batches; points that pass the current L* wait in a queue and are
 used while they still pass the rising threshold (a point uniform in {L > L1} and found above
 L2 > L1 is uniform in {L > L2}).
@@ -41,8 +53,9 @@ from physgen.core.config import settings
 from physgen.core.errors import PhysgenInputError
 from physgen.core.run import Run
 from physgen.nested.evidence import Evidence, evidence
+from physgen.nested.fm_proposal import FlowMatchingProposal, FlowMatchingProposalConfig
 from physgen.nested.problems import Problem
-from physgen.nested.proposal import FlowProposal, FlowProposalConfig
+from physgen.nested.proposal import FlowProposal, FlowProposalConfig, NestedProposal
 
 __all__ = ["NestedConfig", "NestedSampler", "NestedResult"]
 
@@ -53,12 +66,19 @@ Fraction = Annotated[float, Field(gt=0, lt=1)]
 @settings
 class NestedConfig:
     n_live: Annotated[int, Field(ge=10)] = 500
-    proposal: Literal["flow", "rwalk"] = "flow"
+    proposal: Literal["flow", "flow-matching", "rwalk"] = "flow"
     dlogz: Annotated[float, Field(gt=0)] = 0.1
     seed: Annotated[int, Field(ge=0)] = 0
     prior_acceptance: Fraction = 0.1  # sample the prior while this share of draws passes
     retrain_every: Annotated[float, Field(gt=0)] = 0.5  # x n_live deaths between retrainings
     pool_size: Annotated[int, Field(ge=100)] = 5000  # proposal draws per pool
+    # rejection -> MH chains when a pool keeps less than this share of its draws, or when
+    # less than `rejection_acceptance` of the kept draws pass L > L* (over a window)
+    min_rejection_yield: Fraction = 0.01
+    rejection_acceptance: Fraction = 0.1
+    mh_moves: Annotated[float, Field(gt=0)] = 3.0  # accepted moves a chain should make
+    mh_max_steps: Positive = 200  # proposals per chain at most
+    mh_latent_scale: Annotated[float, Field(ge=1.0, le=3.0)] = 1.0  # the chains' latent width
     # the rejection constant: the lowest proposal density of the live points / this
     rejection_safety: Annotated[float, Field(ge=1)] = 2.0
     batch: Positive = 100  # likelihood evaluations per batch
@@ -68,6 +88,7 @@ class NestedConfig:
     max_calls: Positive | None = None
     checkpoint_every: Positive = 500
     flow: FlowProposalConfig = field(default_factory=FlowProposalConfig)
+    flow_matching: FlowMatchingProposalConfig = field(default_factory=FlowMatchingProposalConfig)
 
 
 @settings
@@ -80,6 +101,7 @@ class NestedResult:
     likelihood_calls: int
     acceptance: float
     retrainings: int
+    unmoved_chains: float  # share of Metropolis-Hastings chains that ended where they began
     wall_s: float
     converged: bool
 
@@ -93,7 +115,7 @@ class NestedSampler:
         self.problem, self.config, self.progress = problem, config, progress
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.dim = problem.dim
-        self.proposal: FlowProposal | None = None
+        self.proposal: NestedProposal | None = None
         self._fresh_state()
 
     # --- state ---------------------------------------------------------------------------
@@ -107,6 +129,10 @@ class NestedSampler:
             "retrainings": 0,
             "window_calls": 0,
             "window_accepted": 0,
+            "rejection_failed": False,
+            "mh_move_rate": 0.1,
+            "mh_chains": 0,
+            "mh_unmoved": 0,  # accepted moves per proposal of the last MH batch
             "log_z_dead": -math.inf,
             "wall_s": 0.0,
         }
@@ -155,19 +181,23 @@ class NestedSampler:
 
     def _refill(self, log_l_star: float) -> None:
         phase = self.state["phase"]
-        u = None
+        calls_before = self.state["calls"]
         if phase == "prior":
             u = self.rng.random((self.config.batch, self.dim))
-        elif phase == "flow":
-            u = self._from_pool(self.config.batch)
-            if u is None:  # the proposal gives no uniform draws: walk until it is retrained
-                phase = self.state["phase"] = "rwalk"
-        if phase == "rwalk":
-            u, log_l = self._random_walk(log_l_star)
-        else:
             log_l = self._log_likelihood(u)
+        elif phase == "rejection":
+            u = self._from_pool(self.config.batch)
+            if u is None:  # the rejection keeps too little of the draws: chains instead
+                phase = self.state["phase"] = "mh"
+                self.state["rejection_failed"] = True
+            else:
+                log_l = self._log_likelihood(u)
+        if phase == "mh":
+            u, log_l = self._proposal_chains(log_l_star)
+        elif phase == "rwalk":
+            u, log_l = self._random_walk(log_l_star)
         passed = log_l > log_l_star
-        self._count(len(u) if phase != "rwalk" else len(u) * self.config.rwalk_steps, passed)
+        self._count(self.state["calls"] - calls_before, passed)
         self.arrays["queue_u"] = np.concatenate([self.arrays["queue_u"], u[passed]])
         self.arrays["queue_log_l"] = np.concatenate([self.arrays["queue_log_l"], log_l[passed]])
         self._maybe_change_phase()
@@ -187,7 +217,10 @@ class NestedSampler:
         acceptance = self.window_acceptance
         if state["phase"] == "prior" and acceptance < config.prior_acceptance:
             self._enter_proposal_phase()
-        elif state["phase"] == "flow" and acceptance < config.min_acceptance:
+        elif state["phase"] == "rejection" and acceptance < config.rejection_acceptance:
+            state["phase"] = "mh"
+            state["rejection_failed"] = True
+        elif state["phase"] == "mh" and acceptance < config.min_acceptance:
             state["phase"] = "rwalk"  # until the next retraining
         state["window_calls"] = state["window_accepted"] = 0
 
@@ -196,54 +229,102 @@ class NestedSampler:
             self.state["phase"] = "rwalk"
             return
         self._train_proposal()
-        self.state["phase"] = "flow"
+
+    def _proposal_class(self) -> tuple[type[NestedProposal], object]:
+        if self.config.proposal == "flow-matching":
+            return FlowMatchingProposal, self.config.flow_matching
+        return FlowProposal, self.config.flow
 
     def _train_proposal(self) -> None:
-        flow = self.config.flow
+        model_class, settings_ = self._proposal_class()
         index = self.state["retrainings"]
-        config = replace(
-            flow, dim=self.dim, training=replace(flow.training, seed=self.config.seed + index)
-        )
-        self.proposal = FlowProposal.from_config(config)
+        training = replace(settings_.training, seed=self.config.seed + index)
+        self.proposal = model_class.from_config(replace(settings_, dim=self.dim, training=training))
         live = torch.as_tensor(self.live_u, dtype=torch.float32)
         self.proposal.fit(live, None, Run(None, resume=False, progress=False))
         self.state["trained_at"] = self.state["iteration"]
         self.state["retrainings"] += 1
+        # the region only shrinks: once the rejection has failed, later proposals go to chains
+        self.state["phase"] = "mh" if self.state["rejection_failed"] else "rejection"
         self.arrays["pool_u"] = np.empty((0, self.dim))
 
     def _from_pool(self, n: int) -> np.ndarray | None:
-        """n uniform draws of the proposal; None when 5 pools in a row gave none."""
-        empty = 0
+        """n uniform draws of the proposal; None when a pool keeps less than
+        ``min_rejection_yield`` of its draws."""
         while len(self.arrays["pool_u"]) < n:
             new = self._uniform_pool()
-            empty = empty + 1 if len(new) == 0 else 0
-            if empty == 5:
+            if len(new) < self.config.min_rejection_yield * self.config.pool_size:
                 return None
             self.arrays["pool_u"] = np.concatenate([self.arrays["pool_u"], new])
         taken, self.arrays["pool_u"] = self.arrays["pool_u"][:n], self.arrays["pool_u"][n:]
         return taken
 
+    def _draws(self, size: int) -> tuple[np.ndarray, np.ndarray]:
+        """``size`` draws of the proposal inside the cube with their log-density."""
+        generator = torch.Generator().manual_seed(int(self.rng.integers(2**62)))
+        u, log_q = self.proposal.draw(size, generator)
+        u, log_q = u.double().numpy(), log_q.double().numpy()
+        keep = ((u >= 0) & (u <= 1)).all(1) & np.isfinite(log_q)  # float32 sigmoids reach 0, 1
+        return u[keep], log_q[keep]
+
+    def _live_log_q(self) -> np.ndarray:
+        with torch.no_grad():
+            live = torch.as_tensor(self.live_u, dtype=torch.float32)
+            return self.proposal.log_prob(live).double().numpy()
+
     def _uniform_pool(self) -> np.ndarray:
         """Draws of the proposal made uniform over its support: rejection on 1 / q."""
-        size = self.config.pool_size
-        generator = torch.Generator().manual_seed(int(self.rng.integers(2**62)))
-        conditions = torch.zeros(size, 0)
-        u = self.proposal.sample(conditions, generator)
-        inside = ((u >= 0) & (u <= 1)).all(1)  # float32 sigmoids reach 0 and 1
-        u = u[inside]
-        with torch.no_grad():
-            log_q = self.proposal.log_prob(u).double().numpy()
-            live_log_q = self.proposal.log_prob(torch.as_tensor(self.live_u).float())
-        u = u.double().numpy()
-        finite = np.isfinite(log_q)
-        u, log_q = u[finite], log_q[finite]
+        u, log_q = self._draws(self.config.pool_size)
+        live_log_q = self._live_log_q()
         # accept with min(1, c / q): uniform wherever q >= c, with c below the proposal density
         # of every live point (a uniform sample of the region) by a safety factor
-        log_c = float(live_log_q[torch.isfinite(live_log_q)].min()) - math.log(
+        log_c = float(live_log_q[np.isfinite(live_log_q)].min()) - math.log(
             self.config.rejection_safety
         )
         keep = np.log(self.rng.random(len(u))) < np.minimum(0.0, log_c - log_q)
         return u[keep]
+
+    def _proposal_chains(self, log_l_star: float) -> tuple[np.ndarray, np.ndarray]:
+        """``batch`` independence Metropolis-Hastings chains targeting the uniform distribution
+        of {L > L*}, from distinct live points. Returns the end points of every chain: the
+        kernel applied a fixed number of times to uniform points keeps them uniform, and
+        dropping chains that never moved would drop the places the proposal reaches least (a
+        bias towards high q). Unmoved chains (copies of live points) are counted."""
+        self.proposal.latent_scale = self.config.mh_latent_scale
+        try:
+            return self._run_chains(log_l_star)
+        finally:
+            self.proposal.latent_scale = 1.0
+
+    def _run_chains(self, log_l_star: float) -> tuple[np.ndarray, np.ndarray]:
+        chains = min(self.config.batch, len(self.live_u))
+        start = self.rng.choice(len(self.live_u), size=chains, replace=False)
+        u, log_l = self.live_u[start].copy(), self.live_log_l[start].copy()
+        log_q = self._live_log_q()[start]
+        moved = np.zeros(chains, bool)
+        moves = 0
+        steps = min(
+            math.ceil(self.config.mh_moves / self.state["mh_move_rate"]), self.config.mh_max_steps
+        )
+        for _ in range(steps):
+            trial, trial_q = self._draws(chains)
+            while len(trial) < chains:  # draws outside the cube are dropped: top up
+                more, more_q = self._draws(chains)
+                trial, trial_q = np.concatenate([trial, more]), np.concatenate([trial_q, more_q])
+            trial, trial_q = trial[:chains], trial_q[:chains]
+            # min(1, q(x) / q(x')); a live point outside the support of q never moves
+            candidate = np.log(self.rng.random(chains)) < np.minimum(0.0, log_q - trial_q)
+            trial_l = np.full(chains, -np.inf)
+            if candidate.any():
+                trial_l[candidate] = self._log_likelihood(trial[candidate])
+            move = candidate & (trial_l > log_l_star)
+            u[move], log_l[move], log_q[move] = trial[move], trial_l[move], trial_q[move]
+            moved |= move
+            moves += int(move.sum())
+        self.state["mh_move_rate"] = max(moves, 1) / (chains * steps)
+        self.state["mh_chains"] += chains
+        self.state["mh_unmoved"] += int((~moved).sum())
+        return u, log_l
 
     def _random_walk(self, log_l_star: float) -> tuple[np.ndarray, np.ndarray]:
         """``batch / rwalk_steps`` constrained random walks, one from each of as many live
@@ -325,12 +406,11 @@ class NestedSampler:
         arrays["dead_log_l"] = np.append(arrays["dead_log_l"], log_l_star)
         arrays["dead_birth"] = np.append(arrays["dead_birth"], self.live_birth[worst])
         if (
-            state["phase"] in ("flow", "rwalk")
-            and config.proposal == "flow"
+            state["phase"] != "prior"
+            and config.proposal != "rwalk"
             and i - state["trained_at"] >= config.retrain_every * config.n_live
         ):
             self._train_proposal()
-            state["phase"] = "flow"
         point, value = self._replacement(log_l_star)
         self.live_u[worst], self.live_log_l[worst] = point, value
         self.live_birth[worst] = log_l_star
@@ -367,6 +447,7 @@ class NestedSampler:
             likelihood_calls=calls,
             acceptance=self.state["iteration"] / max(calls - self.config.n_live, 1),
             retrainings=self.state["retrainings"],
+            unmoved_chains=self.state["mh_unmoved"] / max(self.state["mh_chains"], 1),
             wall_s=self.state["wall_s"],
             converged=converged,
         )
@@ -435,7 +516,7 @@ class NestedSampler:
         self.live_birth = arrays.pop("live_birth")
         self.arrays = arrays
         if record["has_proposal"]:
-            self.proposal = FlowProposal.load(folder / "proposal.pt")
+            self.proposal = self._proposal_class()[0].load(folder / "proposal.pt")
 
 
 def _resumable(config: dict) -> dict:
