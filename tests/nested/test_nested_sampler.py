@@ -103,11 +103,13 @@ def test_a_likelihood_that_returns_nan_gets_a_clear_error(tmp_path):
     assert "returned nan at theta" in result.output.lower() and "Traceback" not in result.output
 
 
-def test_metropolis_hastings_chains_find_the_evidence():
+@pytest.mark.parametrize("correlation", [0.0, 0.7])
+def test_metropolis_hastings_chains_find_the_evidence(correlation):
     """Rejection made to fail at once (it would have to keep 99% of the draws), so every
-    replacement after the prior phase comes from the independence Metropolis-Hastings chains."""
+    replacement after the prior phase comes from the Metropolis-Hastings chains: fresh draws
+    of the proposal (independence sampler) or latent moves near the chain's point."""
     problem = get_problem("gaussian", 2)
-    config = NestedConfig(n_live=150, seed=5, min_rejection_yield=0.99)
+    config = NestedConfig(n_live=150, seed=5, min_rejection_yield=0.99, mh_correlation=correlation)
     sampler = NestedSampler(problem, config, progress=False)
     result = sampler.run()
     assert sampler.state["rejection_failed"] and sampler.state["mh_chains"] > 0

@@ -22,9 +22,7 @@ from pydantic import Field
 from torch.func import jacfwd, vmap
 
 from physgen.core.config import settings
-from physgen.core.run import Run
 from physgen.core.training import TrainingConfig
-from physgen.core.training import fit as train_unit
 from physgen.models.base import History, check_batch
 from physgen.models.diffusion import (
     DenoiserConfig,
@@ -32,10 +30,9 @@ from physgen.models.diffusion import (
     VelocityField,
     flow_matching_loss,
 )
-from physgen.models.noise import RowNoise, seed_from
 from physgen.models.preprocessing import Chain, Logit, Standardize
 from physgen.models.samplers import fm_midpoint_step, uniform_times
-from physgen.nested.proposal import NestedProposal, truncated_ball, truncated_log_normal
+from physgen.nested.proposal import NestedProposal, truncated_log_normal
 
 __all__ = ["FlowMatchingProposalConfig", "FlowMatchingProposal"]
 
@@ -77,22 +74,10 @@ class FlowMatchingProposal(NestedProposal):
         self.preprocessing.fit(points)
         with torch.no_grad():
             y, _ = self.preprocessing(points)
-        checkpoints, resume, progress = Run.training_place(run, "proposal")
-        history = train_unit(
-            self.velocity,
-            lambda velocity, x, c: flow_matching_loss(velocity, x, c),
-            (y, torch.zeros(len(y), 0)),
-            self.config.training,
-            checkpoints,
-            resume=resume,
-            progress=progress,
-            description="proposal",
-        )
-        with torch.no_grad():
-            z = self._backward(y)
-        self.radius.fill_(float(z.norm(dim=1).max()) * self.config.radius_scale)
-        self.to(self.config.training.device)
-        return {"proposal": history}
+        loss = lambda velocity, x, c: flow_matching_loss(velocity, x, c)  # noqa: E731
+        history = self._train(self.velocity, loss, y, run)
+        self._fit_radius(points)
+        return history
 
     # --- the discrete map z -> y and its log-determinant ----------------------------------
     def _times(self, device):
@@ -131,35 +116,24 @@ class FlowMatchingProposal(NestedProposal):
 
     # --- the contract ---------------------------------------------------------------------
     @torch.no_grad()
-    def _sample(self, conditions, noise):
-        z = truncated_ball(noise, self.n_features, float(self.radius), self.latent_scale)
-        times = self._times(z.device)
-        y = z
-        for i in range(len(times) - 1):
-            y = fm_midpoint_step(self._v, y, times[i].expand(len(y)), times[i + 1] - times[i])
-        return self.preprocessing.inverse(y)
+    def latent(self, x):
+        return self._backward(self.preprocessing(x)[0])
 
     @torch.no_grad()
-    def draw(self, size, generator):
-        """Draws with the exact density of the discrete map (see the module docstring)."""
-        self.eval()
-        noise = RowNoise(seed_from(generator), 0, size, self.device)
-        z = truncated_ball(noise, self.n_features, float(self.radius), self.latent_scale)
+    def decode(self, z):
+        """Latent points -> x with the exact density of the discrete map."""
         y, log_det = self._forward_with_log_det(z)
         x = self.preprocessing.inverse(y)
         _, ladj = self.preprocessing(x)
-        return x, truncated_log_normal(
-            z, self.radius, self.latent_scale
-        ).double() - log_det + ladj.double()
+        log_base = truncated_log_normal(z, self.radius, self.latent_scale).double()
+        return x, log_base - log_det + ladj.double()
 
     @torch.no_grad()
     def log_prob(self, x, conditions=None):
+        """The density at the decoded backward integration of x (off by the solver's error)."""
         points = check_batch(x, "points", self.n_features).to(self.device)
         y, ladj = self.preprocessing(points)
         z = self._backward(y)
         _, log_det = self._forward_with_log_det(z)
-        return (
-            truncated_log_normal(z, self.radius, self.latent_scale).double()
-            - log_det
-            + ladj.double()
-        )
+        log_base = truncated_log_normal(z, self.radius, self.latent_scale).double()
+        return log_base - log_det + ladj.double()

@@ -26,6 +26,7 @@ from physgen.core.training import TrainingConfig
 from physgen.core.training import fit as train_unit
 from physgen.models.base import ConditionalGenerator, History, check_batch
 from physgen.models.flows import ConditionalFlow, FlowConfig
+from physgen.models.noise import RowNoise, seed_from
 from physgen.models.preprocessing import Chain, Logit, Standardize
 
 __all__ = ["FlowProposalConfig", "FlowProposal", "NestedProposal", "truncated_ball"]
@@ -78,11 +79,47 @@ class NestedProposal(ConditionalGenerator):
             raise ValueError("the proposal trains on at least 2 points of the unit cube")
         return points
 
+    def _train(self, module, loss, inputs: torch.Tensor, run) -> History:
+        """The project's training loop on ``inputs`` (no condition), then the latent ball
+        around the latent points of the training points."""
+        checkpoints, resume, progress = Run.training_place(run, "proposal")
+        history = train_unit(
+            module,
+            loss,
+            (inputs, torch.zeros(len(inputs), 0)),
+            self.config.training,
+            checkpoints,
+            resume=resume,
+            progress=progress,
+            description="proposal",
+        )
+        return {"proposal": history}
+
+    def _fit_radius(self, points: torch.Tensor) -> None:
+        z = self.latent(points)
+        self.radius.fill_(float(z.norm(dim=1).max()) * self.config.radius_scale)
+        self.to(self.config.training.device)
+
+    def latent(self, x: torch.Tensor) -> torch.Tensor:
+        """The latent point of each x (the inverse of ``decode``)."""
+        raise NotImplementedError
+
+    def decode(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Latent points -> (x, log q(x)), q the density of the (truncated) draws."""
+        raise NotImplementedError
+
     @torch.no_grad()
     def draw(self, size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """``size`` draws and the log-density of the draws at them."""
-        u = self.sample(torch.zeros(size, 0), generator)
-        return u, self.log_prob(u)
+        self.eval()
+        noise = RowNoise(seed_from(generator), 0, size, self.device)
+        return self.decode(self._latent_draws(noise))
+
+    def _latent_draws(self, noise) -> torch.Tensor:
+        return truncated_ball(noise, self.n_features, float(self.radius), self.latent_scale)
+
+    def _sample(self, conditions, noise):
+        return self.decode(self._latent_draws(noise))[0]
 
 
 class FlowProposal(NestedProposal):
@@ -103,27 +140,20 @@ class FlowProposal(NestedProposal):
         points = self._live_points(data)
         self.cpu()
         self.flow.preprocessing.fit(points)
-        empty = torch.zeros(len(points), 0)
-        checkpoints, resume, progress = Run.training_place(run, "proposal")
-        history = train_unit(
-            self.flow,
-            lambda flow, x, c: -flow.log_prob(x, c).mean(),
-            (points, empty),
-            self.config.training,
-            checkpoints,
-            resume=resume,
-            progress=progress,
-            description="proposal",
+        history = self._train(
+            self.flow, lambda flow, x, c: -flow.log_prob(x, c).mean(), points, run
         )
-        with torch.no_grad():
-            z, _ = self.flow.to_latent(points, empty)
-        self.radius.fill_(float(z.norm(dim=1).max()) * self.config.radius_scale)
-        self.to(self.config.training.device)
-        return {"proposal": history}
+        self._fit_radius(points)
+        return history
 
-    def _sample(self, conditions, noise):
-        z = truncated_ball(noise, self.n_features, float(self.radius), self.latent_scale)
-        return self.flow.from_latent(z, conditions)
+    @torch.no_grad()
+    def latent(self, x):
+        return self.flow.to_latent(x, torch.zeros(len(x), 0, device=x.device))[0]
+
+    @torch.no_grad()
+    def decode(self, z):
+        x = self.flow.from_latent(z, torch.zeros(len(z), 0, device=z.device))
+        return x, self.log_prob(x)
 
     def log_prob(self, x, conditions=None):
         points = check_batch(x, "points", self.n_features).to(self.device)

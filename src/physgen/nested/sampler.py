@@ -13,9 +13,9 @@ turn:
     its least likely corners), then kept where L > L*. Exact, and cheap in likelihood calls
     while q is nearly flat over the region; in many dimensions q of the live points spans many
     e-folds and almost every draw is rejected;
-  - ``mh``, once the rejection keeps less than ``min_rejection_yield`` of the draws or less
-    than ``rejection_acceptance`` of what it keeps passes L > L* (for the rest of the run: the
-    region only gets harder): independence
+  - ``mh``, when the rejection keeps less than ``min_rejection_yield`` of the draws or less
+    than ``rejection_acceptance`` of what it keeps passes L > L* (until the next retraining,
+    which tries the rejection again): independence
     Metropolis-Hastings chains that start at live points (uniform in the region) and propose
     draws of the model, accepted with min(1, q(x) / q(x')) (free: no likelihood) and then only
     where L > L*. The kernel leaves the uniform distribution of the region invariant, so the
@@ -74,11 +74,16 @@ class NestedConfig:
     pool_size: Annotated[int, Field(ge=100)] = 5000  # proposal draws per pool
     # rejection -> MH chains when a pool keeps less than this share of its draws, or when
     # less than `rejection_acceptance` of the kept draws pass L > L* (over a window)
-    min_rejection_yield: Fraction = 0.01
-    rejection_acceptance: Fraction = 0.1
-    mh_moves: Annotated[float, Field(gt=0)] = 3.0  # accepted moves a chain should make
+    # (rejection is exact; the chains' end points correlate with their live starting points,
+    # which biases log Z upwards at 10-20-D: measured, docs/benchmarks.md)
+    min_rejection_yield: Fraction = 0.001
+    rejection_acceptance: Fraction = 0.005
+    mh_moves: Annotated[float, Field(gt=0)] = 8.0  # accepted moves a chain should make
     mh_max_steps: Positive = 200  # proposals per chain at most
     mh_latent_scale: Annotated[float, Field(ge=1.0, le=3.0)] = 1.0  # the chains' latent width
+    # rho of the chains' latent proposals z' = rho z + sqrt(1 - rho^2) n: 0 draws afresh
+    # (independence sampler); towards 1 the moves stay near the chain's point
+    mh_correlation: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
     # the rejection constant: the lowest proposal density of the live points / this
     rejection_safety: Annotated[float, Field(ge=1)] = 2.0
     batch: Positive = 100  # likelihood evaluations per batch
@@ -244,8 +249,7 @@ class NestedSampler:
         self.proposal.fit(live, None, Run(None, resume=False, progress=False))
         self.state["trained_at"] = self.state["iteration"]
         self.state["retrainings"] += 1
-        # the region only shrinks: once the rejection has failed, later proposals go to chains
-        self.state["phase"] = "mh" if self.state["rejection_failed"] else "rejection"
+        self.state["phase"] = "rejection"
         self.arrays["pool_u"] = np.empty((0, self.dim))
 
     def _from_pool(self, n: int) -> np.ndarray | None:
@@ -301,17 +305,23 @@ class NestedSampler:
         start = self.rng.choice(len(self.live_u), size=chains, replace=False)
         u, log_l = self.live_u[start].copy(), self.live_log_l[start].copy()
         log_q = self._live_log_q()[start]
+        rho = self.config.mh_correlation
+        z = self.proposal.latent(torch.as_tensor(u, dtype=torch.float32)) if rho > 0 else None
         moved = np.zeros(chains, bool)
         moves = 0
         steps = min(
             math.ceil(self.config.mh_moves / self.state["mh_move_rate"]), self.config.mh_max_steps
         )
         for _ in range(steps):
-            trial, trial_q = self._draws(chains)
-            while len(trial) < chains:  # draws outside the cube are dropped: top up
-                more, more_q = self._draws(chains)
-                trial, trial_q = np.concatenate([trial, more]), np.concatenate([trial_q, more_q])
-            trial, trial_q = trial[:chains], trial_q[:chains]
+            if z is None:
+                trial, trial_q = self._draws(chains)
+                while len(trial) < chains:  # draws outside the cube are dropped: top up
+                    more, more_q = self._draws(chains)
+                    trial = np.concatenate([trial, more])
+                    trial_q = np.concatenate([trial_q, more_q])
+                trial, trial_q = trial[:chains], trial_q[:chains]
+            else:
+                trial_z, trial, trial_q = self._correlated_draws(z, rho)
             # min(1, q(x) / q(x')); a live point outside the support of q never moves
             candidate = np.log(self.rng.random(chains)) < np.minimum(0.0, log_q - trial_q)
             trial_l = np.full(chains, -np.inf)
@@ -319,12 +329,26 @@ class NestedSampler:
                 trial_l[candidate] = self._log_likelihood(trial[candidate])
             move = candidate & (trial_l > log_l_star)
             u[move], log_l[move], log_q[move] = trial[move], trial_l[move], trial_q[move]
+            if z is not None:
+                z[torch.as_tensor(move)] = trial_z[torch.as_tensor(move)]
             moved |= move
             moves += int(move.sum())
         self.state["mh_move_rate"] = max(moves, 1) / (chains * steps)
         self.state["mh_chains"] += chains
         self.state["mh_unmoved"] += int((~moved).sum())
         return u, log_l
+
+    def _correlated_draws(self, z: torch.Tensor, rho: float):
+        """Preconditioned Crank-Nicolson proposals in the latent space (reversible for the
+        latent normal, so the acceptance stays min(1, q(x) / q(x')))."""
+        generator = torch.Generator().manual_seed(int(self.rng.integers(2**62)))
+        noise = torch.randn(z.shape, generator=generator)
+        trial_z = rho * z + math.sqrt(1 - rho**2) * noise
+        trial, trial_q = self.proposal.decode(trial_z)
+        trial, trial_q = trial.double().numpy(), trial_q.double().numpy().copy()
+        outside = ~((trial >= 0) & (trial <= 1)).all(1) | ~np.isfinite(trial_q)
+        trial_q[outside] = np.inf  # outside the cube or the latent ball: never taken
+        return trial_z, trial, trial_q
 
     def _random_walk(self, log_l_star: float) -> tuple[np.ndarray, np.ndarray]:
         """``batch / rwalk_steps`` constrained random walks, one from each of as many live
