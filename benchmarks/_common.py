@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from physgen.core.atomic import finite_json
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -32,7 +34,8 @@ def peak_rss_mb() -> float:
 def write_result(name: str, payload) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
-    path.write_text(json.dumps(payload, indent=2) + "\n")
+    # allow_nan=False: a NaN (a one-seed spread, say) is written as null, never as bare NaN
+    path.write_text(json.dumps(finite_json(payload), indent=2, allow_nan=False) + "\n")
     return path
 
 
