@@ -26,7 +26,7 @@ KEYS = (
     "jsd_low",
     "fpd",
     "kpd",
-    "separation_mean",
+    "separation_mean_official",
     "separation_etot_over_einc",
 )
 

@@ -129,7 +129,7 @@ def main() -> None:
                 "auc_low_err": metrics["auc_low_err"],
                 "auc_high": metrics["auc_high"],
                 "fpd": metrics["fpd"],
-                "separation_mean": metrics["separation_mean"],
+                "separation_mean_official": metrics["separation_mean_official"],
                 "ms_per_shower_b1": timing[1],
                 "ms_per_shower_b100": timing[100],
                 "ms_per_shower_b10000": timing[10000],

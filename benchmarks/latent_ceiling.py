@@ -86,7 +86,7 @@ def main() -> None:
                 "latent_components": components,
                 "auc_low": metrics["auc_low"],
                 "auc_low_err": metrics["auc_low_err"],
-                "separation_mean": metrics["separation_mean"],
+                "separation_mean_official": metrics["separation_mean_official"],
                 **hits_and_width(geometry, energies, decoded),
                 "classifier": classifier,
                 **common,

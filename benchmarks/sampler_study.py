@@ -9,7 +9,7 @@ generation time per shower (batch 1000, one thread). The grid uses the QUICK cla
 re-evaluated with the official recipe (`--official-front`). Rows are kept per training
 file, so grids on different data sets live side by side in the JSON. Writes
 benchmarks/results/samplers.json: a list of objects with model, sampler, steps, nfe,
-auc_low, separation_mean, fpd, ms_per_shower.
+auc_low, separation_mean_official, fpd, ms_per_shower.
 
     python benchmarks/sampler_study.py [--train T.h5 --reference R.h5]
         [--samplers euler,heun,edm,dpmpp2m,lms,unipc,restart,ddpm] [--steps 8,16,32,64]
@@ -60,7 +60,7 @@ def measure(model, sampler, steps, energies, reference, out_dir, official) -> di
         "nfe": nfe(sampler, steps) if model.name == "diffusion" else steps,
         "auc_low": metrics["auc_low"],
         "auc_low_err": metrics["auc_low_err"],
-        "separation_mean": metrics["separation_mean"],
+        "separation_mean_official": metrics["separation_mean_official"],
         "fpd": metrics["fpd"],
         "ms_per_shower": ms,
         "classifier": "official" if official else "quick",

@@ -20,7 +20,7 @@ echo "== 3/5 generate one shower per reference incident energy"
 rm -f "$OUT/generated.h5"
 physgen calo generate --run "$OUT/run" --energies "$SAMPLES/reference.h5" --batch-size 500 --out "$OUT/generated.h5"
 echo "== 4/5 evaluate against the Geant4 reference"
-physgen calo evaluate --generated "$OUT/generated.h5" --reference "$SAMPLES/reference.h5" --out "$OUT/evaluation" --quick --overwrite
+physgen calo evaluate --generated "$OUT/generated.h5" --reference "$SAMPLES/reference.h5" --floor "$SAMPLES/train.h5" --out "$OUT/evaluation" --quick --overwrite
 echo "== 5/5 plots"
 physgen calo plot "$OUT/generated.h5" --out "$OUT/plots-generated" --overwrite
 echo "demo finished: report in $OUT/evaluation/report.html, metrics in $OUT/evaluation/metrics.json"

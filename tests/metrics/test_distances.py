@@ -85,16 +85,16 @@ def test_kernel_sums_do_not_depend_on_the_block_size(monkeypatch):
 
 def test_kpd_matches_the_definition_on_seeded_batches():
     rng = np.random.default_rng(3)
-    reference = rng.normal(size=(40, 3))
-    generated = rng.normal(loc=0.3, scale=1.2, size=(30, 3))
-    # batches larger than either sample: drawn with replacement
+    reference = rng.normal(size=(60, 3))
+    generated = rng.normal(loc=0.3, scale=1.2, size=(55, 3))
+    # batches of rows drawn with replacement
     median, error = kpd(reference, generated, num_batches=7, batch_size=50, seed=11)
     x, y = scaled_by_reference(reference, generated)
     values = []
     for i in range(7):
         batch_rng = np.random.default_rng(11 + 1000 * i)
-        xi = x[batch_rng.choice(40, size=50, replace=True)]
-        yi = y[batch_rng.choice(30, size=50, replace=True)]
+        xi = x[batch_rng.choice(60, size=50, replace=True)]
+        yi = y[batch_rng.choice(55, size=50, replace=True)]
         values.append(mmd2_double_loop(xi, yi))
     low, high = np.percentile(values, [16.275, 83.725])
     assert median == pytest.approx(np.median(values), rel=1e-10)
@@ -134,7 +134,7 @@ def test_fpd_extrapolates_an_exact_a_plus_b_over_n_to_its_intercept(monkeypatch)
 
     monkeypatch.setattr(distances, "_mean_cov", batch_size_as_mean)
     monkeypatch.setattr(distances, "frechet_distance", lambda m1, s1, m2, s2: 0.25 + 40.0 / m1[0])
-    data = np.ones((10, 2))
+    data = np.ones((100, 2))
     value, error = fpd(data, data, min_samples=100, max_samples=1000, num_batches=3, num_points=5)
     sizes = fpd_batch_sizes(100, 1000, 5)
     assert seen == [int(s) for s in sizes for _ in range(3) for _ in range(2)]
@@ -200,3 +200,27 @@ def test_fpd_zero_for_same_distribution_and_positive_for_a_shift():
     scale = np.abs(a[:, 0]).max()
     value, _ = fpd(a, shifted, min_samples=2000, max_samples=6000, num_batches=4, num_points=4)
     assert value == pytest.approx(1.0 / scale**2, rel=0.1)
+
+
+@pytest.mark.parametrize("distance", ["kpd", "fpd"])
+def test_below_a_batch_the_error_is_the_sampling_spread(distance):
+    """Samples smaller than a batch: the value is the whole-sample statistic and its error the
+    delete-half jackknife, which must match the spread of the value over independent samples of
+    the same size (Monte Carlo, 200 pairs) - not the resampling noise of repeated rows."""
+    function = kpd if distance == "kpd" else fpd
+
+    def draw(rng):
+        return rng.normal(size=(300, 3)), rng.normal(loc=0.25, scale=1.1, size=(300, 3))
+
+    rng = np.random.default_rng(21)
+    a, b = draw(rng)
+    value, error = function(a, b, seed=5)
+    x, y = scaled_by_reference(a, b)
+    if distance == "kpd":
+        assert value == pytest.approx(mmd2_polynomial(x, y), rel=1e-12)
+    else:
+        assert value == pytest.approx(
+            frechet_distance(x.mean(0), np.cov(x.T), y.mean(0), np.cov(y.T)), rel=1e-9
+        )
+    spread = np.std([function(*draw(rng), resamples=2)[0] for _ in range(200)], ddof=1)
+    assert 0.6 < error / spread < 1.6

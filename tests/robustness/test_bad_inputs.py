@@ -103,6 +103,27 @@ def _flags_implausible(inputs, tmp, result):
     )
 
 
+def _has_floor(inputs, tmp, result):
+    metrics = json.loads((tmp / "eval" / "metrics.json").read_text())
+    floor = metrics["floor"]
+    assert floor["separation_histograms_official"] == metrics["separation_histograms_official"]
+    excess = metrics["excess_over_floor"]["separation_mean_official"]
+    assert excess == metrics["separation_mean_official"] - floor["separation_mean_official"]
+    assert "floor" in result.output
+
+
+def _evaluate_args(inputs, tmp, *extra, out="eval"):
+    return [
+        "--generated",
+        inputs["calo"],
+        "--reference",
+        inputs["reference"],
+        *extra,
+        "--out",
+        tmp / out,
+    ]
+
+
 def _trained_model_is(model):
     def check(inputs, tmp, result):
         record = json.loads((tmp / "run" / "run.json").read_text())
@@ -454,6 +475,48 @@ CASES = [
         ],
         expect="ok",
         check=_flags_implausible,
+    ),
+    Case(
+        "calo evaluate",
+        "repeats-zero",
+        lambda f, t: _evaluate_args(f, t, "--repeats", 0),
+        match="--repeats",
+    ),
+    Case(
+        "calo evaluate",
+        "floor-missing",
+        lambda f, t: _evaluate_args(f, t, "--floor", t / "no.h5"),
+        match="does not exist",
+    ),
+    Case(
+        "calo evaluate",
+        "floor-is-reference",
+        lambda f, t: _evaluate_args(f, t, "--floor", f["reference"]),
+        match="reference itself",
+    ),
+    Case(
+        "calo evaluate",
+        "out-is-floor",
+        lambda f, t: [
+            "--generated",
+            f["calo"],
+            "--reference",
+            f["reference"],
+            "--floor",
+            _calo(t, "floor.h5"),
+            "--out",
+            t / "floor.h5",
+        ],
+        match="also an input",
+    ),
+    Case(
+        "calo evaluate",
+        "with-floor",
+        lambda f, t: _evaluate_args(
+            f, t, "--metrics", "hist", "--floor", _calo(t, "floor.h5", scale=1.01)
+        ),
+        expect="ok",
+        check=_has_floor,
     ),
     # --- lattice ---------------------------------------------------------------------------
     Case("lattice exact", "beta-nan", lambda f, t: ["--L", 4, "--beta", "nan"], match="beta"),

@@ -255,7 +255,24 @@ def _report(path, result):
 @click.option(
     "--quick",
     is_flag=True,
-    help="Small classifier (2 x 256, <= 10 epochs, early stop) instead of the official one.",
+    help="Small classifier (1 x 256 on standardised inputs, >= 1000 steps, kept at the lowest "
+    "test loss) instead of the official one.",
+)
+@click.option(
+    "--repeats",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 100),
+    help="Train each classifier K times (seeds seed..seed+K-1): AUC mean and spread beside the "
+    "Hanley-McNeil error.",
+)
+@click.option(
+    "--floor",
+    "floor_file",
+    default=None,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A second reference file (e.g. Geant4 with another seed): the same metrics against the "
+    "reference as the statistical floor, and each metric's excess over it.",
 )
 @click.option("--epochs", type=int, default=None, help="Override the classifier's maximum epochs.")
 @click.option(
@@ -280,6 +297,8 @@ def evaluate(
     out_dir,
     metrics,
     quick,
+    repeats,
+    floor_file,
     epochs,
     patience,
     geometry,
@@ -297,11 +316,12 @@ def evaluate(
     from physgen.core.device import resolve_device
     from physgen.core.outputs import check_output
 
-    check_output(out_dir, overwrite, [generated, reference])
+    check_output(out_dir, overwrite, [generated, reference, floor_file])
     chosen = ALL_METRICS if metrics == "all" else tuple(m.strip() for m in metrics.split(","))
     config = EvaluationConfig(
         metrics=chosen,
         quick=quick,
+        repeats=repeats,
         memory_budget_gb=memory_budget_gb,
         report=not no_report,
         seed=seed,
@@ -324,13 +344,21 @@ def evaluate(
         config,
         _resolve_geometry(geometry),
         log=lambda m: click.echo(m, err=True),
+        floor=floor_file,
     )
     if "error" in result:
         raise SystemExit(1)
-    for key in ("auc_low", "auc_low_normed", "auc_high", "fpd", "kpd", "separation_mean"):
+    floor_values = result.get("floor", {})
+    for key in ("auc_low", "auc_low_normed", "auc_high", "fpd", "kpd", "separation_mean_official"):
         if key in result:
             error = result.get(f"{key}_err")
-            click.echo(f"{key:<16} {result[key]:.4f}" + (f" +- {error:.4f}" if error else ""))
+            line = f"{key:<24} {result[key]:.4f}" + (f" +- {error:.4f}" if error else "")
+            if f"{key}_spread" in result:
+                line += f" (mean of {repeats} {result[f'{key}_mean']:.4f}, spread "
+                line += f"{result[f'{key}_spread']:.4f})"
+            if key in floor_values:
+                line += f"   floor {floor_values[key]:.4f}"
+            click.echo(line)
     click.echo(
         f"wrote {out_dir / 'metrics.json'}"
         + ("" if no_report else f" and {out_dir / 'report.html'}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import h5py
@@ -20,20 +20,20 @@ import torch
 
 from physgen import __version__
 from physgen.calo.evaluation_data import (
-    ShowerSummary,
     cache_key,
+    largest_voxel,
     load_cached_summary,
     store_cached_summary,
     summarize_showers,
 )
 from physgen.calo.features import ShowerFeatures, eta_phi_layers
 from physgen.calo.geometry import Geometry
+from physgen.calo.histograms import HistogramSpec, histogram_specs, voxel_energy_edges  # noqa: F401
 from physgen.calo.io import open_shower_file
 from physgen.core.atomic import write_json_atomic
 from physgen.core.errors import PhysgenInputError
-from physgen.metrics.classifier import OFFICIAL, QUICK, ClassifierConfig, classifier_two_sample_test
-from physgen.metrics.distances import fpd, kpd
-from physgen.metrics.separation import HistogramComparison, compare_histograms, separation_power
+from physgen.metrics.classifier import OFFICIAL, QUICK, ClassifierConfig, repeated_two_sample_test
+from physgen.metrics.distances import distance_method, fpd, kpd
 
 ALL_METRICS = ("hist", "cls-low", "cls-low-normed", "cls-high", "fpd", "kpd")
 
@@ -42,6 +42,7 @@ ALL_METRICS = ("hist", "cls-low", "cls-low-normed", "cls-high", "fpd", "kpd")
 class EvaluationConfig:
     metrics: tuple[str, ...] = ALL_METRICS
     quick: bool = False
+    repeats: int = 1  # classifier trainings with seeds seed, seed + 1, ...: mean and spread
     classifier: ClassifierConfig | None = None  # default: OFFICIAL, or QUICK with quick=True
     memory_budget_gb: float = 3.0  # showers held for the classifiers, both files together
     report: bool = True
@@ -51,17 +52,6 @@ class EvaluationConfig:
     def classifier_config(self) -> ClassifierConfig:
         base = self.classifier or (QUICK if self.quick else OFFICIAL)
         return replace(base, seed=self.seed, device=self.device)
-
-
-@dataclass
-class HistogramSpec:
-    name: str
-    label: str
-    reference: np.ndarray
-    generated: np.ndarray
-    edges: np.ndarray
-    log_x: bool = False
-    result: object = field(default=None)
 
 
 def _check_inputs(gen_path, ref_path, geometry, log) -> tuple:
@@ -94,7 +84,7 @@ def _check_inputs(gen_path, ref_path, geometry, log) -> tuple:
         )
     for message in warnings:
         log(f"warning: {message}")
-    return ref, gen, n, float(ref_e.max()), warnings
+    return ref, gen, n, warnings
 
 
 def high_level_vector(features: ShowerFeatures, geometry: Geometry) -> np.ndarray:
@@ -141,102 +131,25 @@ def low_level_normed_transform(geometry: Geometry):
     return transform
 
 
-def histogram_specs(
-    geometry: Geometry, ref: ShowerSummary, gen: ShowerSummary, voxel_edges: np.ndarray
-) -> list[HistogramSpec]:
-    rf, gf = ref.features, gen.features
-    is_ds1 = geometry.pid != 11
-    centre_range = None if is_ds1 else 30.0
-    specs = [
-        HistogramSpec(
-            "etot_over_einc",
-            r"$E_{tot}/E_{inc}$",
-            rf.e_tot / rf.incident_energy,
-            gf.e_tot / gf.incident_energy,
-            np.linspace(0.5, 1.5, 101),
-        )
-    ]
-    angular = eta_phi_layers(geometry)
-    for index, layer in enumerate(geometry.active_layers):
-        tag = f"{layer.layer_id:02d}"
-        top = max(float(rf.e_layer[:, index].max()), geometry.threshold_mev * 10)
-        specs.append(
-            HistogramSpec(
-                f"e_layer_{tag}",
-                f"E layer {layer.layer_id} [MeV]",
-                rf.e_layer[:, index],
-                gf.e_layer[:, index],
-                np.logspace(np.log10(geometry.threshold_mev), np.log10(top), 41),
-                log_x=True,
-            )
-        )
-        r_max = float(layer.r_edges_mm[-1])
-        pairs = [
-            ("ec_r", "EC r", rf.ec_r, gf.ec_r, (0.0, r_max)),
-            ("width_r", "width r", rf.width_r, gf.width_r, (0.0, r_max / 2)),
-        ]
-        if angular[index]:
-            low_high = (-centre_range, centre_range) if centre_range else (-r_max / 4, r_max / 4)
-            width_top = centre_range if centre_range else r_max / 4
-            pairs = [
-                ("ec_eta", "EC eta", rf.ec_eta, gf.ec_eta, low_high),
-                ("ec_phi", "EC phi", rf.ec_phi, gf.ec_phi, low_high),
-                ("width_eta", "width eta", rf.width_eta, gf.width_eta, (0.0, width_top)),
-                ("width_phi", "width phi", rf.width_phi, gf.width_phi, (0.0, width_top)),
-                *pairs,
-            ]
-        for name, label, r_values, g_values, (lo, hi) in pairs:
-            specs.append(
-                HistogramSpec(
-                    f"{name}_{tag}",
-                    f"{label} layer {layer.layer_id} [mm]",
-                    r_values[:, index],
-                    g_values[:, index],
-                    np.linspace(lo, hi, 101),
-                )
-            )
-        specs.append(
-            HistogramSpec(
-                f"sparsity_{tag}",
-                f"sparsity layer {layer.layer_id}",
-                rf.sparsity[:, index],
-                gf.sparsity[:, index],
-                np.linspace(0, 1, 21),
-            )
-        )
-    for spec in specs:
-        spec.result = compare_histograms(spec.reference, spec.generated, spec.edges)
-    voxel = HistogramSpec("voxel_energy", "voxel energy [MeV]", None, None, voxel_edges, log_x=True)
-    voxel.result = HistogramComparison(
-        voxel_edges,
-        ref.voxel_counts,
-        gen.voxel_counts,
-        separation_power(ref.voxel_counts, gen.voxel_counts),
-        ref.voxel_out_of_range,
-        gen.voxel_out_of_range,
-    )
-    specs.append(voxel)
-    return specs
-
-
-def _summaries(ref, gen, n, voxel_edges, config: EvaluationConfig, log):
+def _summaries(ref, gen, n, config: EvaluationConfig, log, n_files: int = 2):
     keep = any(m in config.metrics for m in ("cls-low", "cls-low-normed"))
-    bytes_needed = 2 * n * ref.n_voxels * 4
+    bytes_needed = n_files * n * ref.n_voxels * 4
     dtype = torch.float32 if bytes_needed <= config.memory_budget_gb * 1e9 else torch.bfloat16
     if keep and dtype == torch.bfloat16:
         log(
             f"showers stored in bfloat16 for the classifiers ({bytes_needed / 1e9:.1f} GB in "
             f"float32 exceeds the {config.memory_budget_gb} GB budget)"
         )
-    key = cache_key(ref.path, ref.geometry, voxel_edges, n)
+    key = cache_key(ref.path, ref.geometry, n)
     ref_summary = None if keep else load_cached_summary(ref.path, key)
     if ref_summary is not None:
         log(f"reference features from cache (key {key[:12]})")
     else:
-        ref_summary = summarize_showers(ref.path, ref.geometry, voxel_edges, n, keep, dtype)
+        edges = voxel_energy_edges(ref.geometry, largest_voxel(ref.path, ref.geometry, n))
+        ref_summary = summarize_showers(ref.path, ref.geometry, edges, n, keep, dtype)
         store_cached_summary(ref.path, key, ref_summary)
     gen_summary = summarize_showers(
-        gen.path, ref.geometry, voxel_edges, n, keep, dtype, check_values=False
+        gen.path, ref.geometry, ref_summary.voxel_edges, n, keep, dtype, check_values=False
     )
     return ref_summary, gen_summary, str(dtype).replace("torch.", "")
 
@@ -269,8 +182,13 @@ def evaluate(
     geometry: Geometry | None = None,
     log=print,
     progress: bool = True,
+    floor=None,
 ) -> dict:
-    """Evaluate ``generated`` against ``reference``; writes metrics.json (and report.html)."""
+    """Evaluate ``generated`` against ``reference``; writes metrics.json (and report.html).
+
+    ``floor``: a second reference file (e.g. Geant4 with another seed). The same metrics of
+    ``floor`` against ``reference`` are the statistical floor, reported beside every number
+    with each metric's excess over it."""
     unknown = set(config.metrics) - set(ALL_METRICS)
     if unknown:
         raise PhysgenInputError(
@@ -279,10 +197,10 @@ def evaluate(
     started = time.perf_counter()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    ref, gen, n, e_max, warnings = _check_inputs(generated, reference, geometry, log)
+    ref, gen, n, warnings = _check_inputs(generated, reference, geometry, log)
     geometry = ref.geometry
-    voxel_edges = np.logspace(np.log10(geometry.threshold_mev), np.log10(e_max), 51)
-    ref_summary, gen_summary, storage = _summaries(ref, gen, n, voxel_edges, config, log)
+    n_files = 2 if floor is None else 3
+    ref_summary, gen_summary, storage = _summaries(ref, gen, n, config, log, n_files)
     metrics = {
         "physgen_version": __version__,
         "reference": str(ref.path),
@@ -314,56 +232,46 @@ def evaluate(
         log(f"error: {metrics['error']}")
         return metrics
 
-    specs = histogram_specs(geometry, ref_summary, gen_summary, voxel_edges)
-    if "hist" in config.metrics:
-        metrics["separation_power"] = {s.name: s.result.separation_power for s in specs}
-        values = list(metrics["separation_power"].values())
-        metrics["separation_mean"] = float(np.mean(values))
-        metrics["separation_etot_over_einc"] = metrics["separation_power"]["etot_over_einc"]
-        out_of_range = {
-            s.name: s.result.generated_out_of_range
-            for s in specs
-            if s.result.generated_out_of_range > 0
+    specs = histogram_specs(geometry, ref_summary, gen_summary, ref_summary.voxel_edges)
+    metrics.update(_compare(specs, ref_summary, gen_summary, geometry, config, progress, ""))
+    if floor is not None:
+        if Path(floor).resolve() == ref.path.resolve():
+            raise PhysgenInputError(f"--floor {floor} is the reference itself: give a second file")
+        _, floor_file, n_floor, _ = _check_inputs(floor, reference, geometry, lambda m: None)
+        floor_summary = summarize_showers(
+            floor_file.path,
+            geometry,
+            ref_summary.voxel_edges,
+            min(n, n_floor),
+            ref_summary.showers is not None,
+            ref_summary.showers.dtype if ref_summary.showers is not None else torch.float32,
+        )
+        floor_specs = histogram_specs(geometry, ref_summary, floor_summary, ref_summary.voxel_edges)
+        log(f"Geant4 floor: {floor_file.path} against the reference")
+        metrics["floor_file"] = str(floor_file.path)
+        metrics["floor"] = _compare(
+            floor_specs, ref_summary, floor_summary, geometry, config, progress, "floor "
+        )
+        metrics["excess_over_floor"] = {
+            key: metrics[key] - value
+            for key, value in metrics["floor"].items()
+            if isinstance(value, float) and isinstance(metrics.get(key), float)
         }
-        metrics["generated_out_of_range_fraction"] = out_of_range
-
-    classifier_config = config.classifier_config()
-    high_ref = high_level_vector(ref_summary.features, geometry)
-    high_gen = high_level_vector(gen_summary.features, geometry)
-    tests = {
-        "low": ("cls-low", low_level_transform),
-        "low_normed": ("cls-low-normed", low_level_normed_transform(geometry)),
-    }
-    metrics["classifiers"] = {}
-    for suffix, (name, transform) in tests.items():
-        if name in config.metrics:
-            result = classifier_two_sample_test(
-                (ref_summary.showers, torch.from_numpy(ref_summary.features.incident_energy)),
-                (gen_summary.showers, torch.from_numpy(gen_summary.features.incident_energy)),
-                classifier_config,
-                transform,
-                progress,
-                description=name,
+        floor_summary.showers = None
+    for suffix, result in metrics.get("classifiers", {}).items():
+        if result["stayed_at_chance"]:
+            message = (
+                f"the {suffix} classifier's test accuracy stayed at chance in "
+                f"{result['chance_epochs']} of {result['epochs_run']} epochs (final training "
+                f"loss {result['history']['train_loss'][-1]:.3f}, ln 2 = 0.693): either the "
+                "samples are indistinguishable at this size or it did not learn - compare "
+                "with --floor and --repeats"
             )
-            _store_classifier(metrics, suffix, result)
-    # the showers were only needed by the low-level classifiers: free them before the
-    # distance computations, whose temporaries would otherwise stack on top of them
+            log(f"warning: {message}")
+            warnings.append(message)
     ref_summary.showers = gen_summary.showers = None
-    if "cls-high" in config.metrics:
-        result = classifier_two_sample_test(
-            high_ref, high_gen, classifier_config, progress=progress, description="cls-high"
-        )
-        _store_classifier(metrics, "high", result)
-    if "fpd" in config.metrics:
-        metrics["fpd"], metrics["fpd_err"] = (
-            1e3 * v for v in fpd(high_ref, high_gen, seed=config.seed)
-        )
-    if "kpd" in config.metrics:
-        metrics["kpd"], metrics["kpd_err"] = (
-            1e3 * v for v in kpd(high_ref, high_gen, seed=config.seed)
-        )
     metrics["distance_units"] = "fpd and kpd are x 1e3, on the high-level vector of cls-high"
-    metrics["config"] = {**asdict(config), "classifier": asdict(classifier_config)}
+    metrics["config"] = {**asdict(config), "classifier": asdict(config.classifier_config())}
     metrics["wall_s"] = time.perf_counter() - started
     write_json_atomic(out_dir / "metrics.json", metrics)
     if config.report:
@@ -373,10 +281,72 @@ def evaluate(
     return metrics
 
 
+def _compare(specs, ref_summary, gen_summary, geometry, config, progress, label) -> dict:
+    """The metrics of one pair of samples (the histograms' ``specs`` already made)."""
+    metrics = {}
+    if "hist" in config.metrics:
+        official = {s.name: s.result.separation_power for s in specs if s.official}
+        extra = {s.name: s.result.separation_power for s in specs if not s.official}
+        metrics["separation_power"] = official
+        metrics["separation_mean_official"] = float(np.mean(list(official.values())))
+        metrics["separation_histograms_official"] = len(official)
+        metrics["separation_extra"] = extra
+        metrics["separation_mean_extra"] = float(np.mean(list(extra.values())))
+        metrics["separation_etot_over_einc"] = official["etot_over_einc"]
+        metrics["generated_out_of_range_fraction"] = {
+            s.name: s.result.generated_out_of_range
+            for s in specs
+            if s.result.generated_out_of_range > 0
+        }
+    classifier_config = config.classifier_config()
+    high_ref = high_level_vector(ref_summary.features, geometry)
+    high_gen = high_level_vector(gen_summary.features, geometry)
+    inputs = {
+        "low": ("cls-low", low_level_transform),
+        "low_normed": ("cls-low-normed", low_level_normed_transform(geometry)),
+        "high": ("cls-high", None),
+    }
+    metrics["classifiers"] = {}
+    for suffix, (name, transform) in inputs.items():
+        if name not in config.metrics:
+            continue
+        if transform is None:
+            reference, generated = high_ref, high_gen
+        else:
+            reference = (
+                ref_summary.showers,
+                torch.from_numpy(ref_summary.features.incident_energy),
+            )
+            generated = (
+                gen_summary.showers,
+                torch.from_numpy(gen_summary.features.incident_energy),
+            )
+        result = repeated_two_sample_test(
+            reference,
+            generated,
+            classifier_config,
+            config.repeats,
+            transform=transform,
+            progress=progress,
+            description=label + name,
+        )
+        _store_classifier(metrics, suffix, result)
+    n_rows = min(len(high_ref), len(high_gen))
+    for name, function, batch_rows in (("fpd", fpd, 10_000), ("kpd", kpd, 10_000)):
+        if name in config.metrics:
+            value, error = function(high_ref, high_gen, seed=config.seed)
+            metrics[name], metrics[f"{name}_err"] = 1e3 * value, 1e3 * error
+            metrics[f"{name}_method"] = distance_method(n_rows, batch_rows)
+    return metrics
+
+
 def _store_classifier(metrics: dict, suffix: str, result: dict) -> None:
     metrics[f"auc_{suffix}"] = result["auc"]
     metrics[f"auc_{suffix}_err"] = result["auc_err"]
     metrics[f"jsd_{suffix}"] = result["jsd"]
+    if len(result["repeats"]) > 1:
+        metrics[f"auc_{suffix}_mean"] = result["auc_mean"]
+        metrics[f"auc_{suffix}_spread"] = result["auc_spread"]
     metrics["classifiers"][suffix] = result
 
 

@@ -19,7 +19,7 @@ from physgen.calo.geometry import Geometry
 from physgen.calo.io import DEFAULT_CHUNK, iter_showers
 from physgen.core.atomic import write_npz_atomic
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: float64 features, official voxel edges from the largest voxel
 CHUNK_BYTES = 100e6  # float32 bytes per streamed chunk: ~2500 ds3 or ~3900 ds2 showers
 
 
@@ -32,9 +32,10 @@ def chunk_rows(n_voxels: int) -> int:
 class ShowerSummary:
     features: ShowerFeatures
     mean_shower: np.ndarray  # (n_voxels,) MeV, thresholded
-    voxel_counts: np.ndarray  # histogram of non-zero voxel energies on the given edges
+    voxel_counts: np.ndarray  # histogram of non-zero voxel energies on voxel_edges
     voxel_out_of_range: float
     n_invalid: int  # showers dropped: NaN/inf/negative voxels or bad incident energy
+    voxel_edges: np.ndarray | None = None
     showers: torch.Tensor | None = None  # thresholded, float32 or bfloat16
 
 
@@ -73,7 +74,9 @@ def summarize_showers(
             n_invalid += int((~valid).sum())
             energies, showers = energies[valid], showers[valid]
         showers = apply_threshold(showers, geometry.threshold_mev)
-        parts.append(compute_features(geometry, energies, showers, threshold=False))
+        parts.append(
+            compute_features(geometry, energies, showers, threshold=False, dtype=np.float64)
+        )
         shower_sum += showers.sum(0, dtype=np.float64)
         nonzero = showers[showers > 0]
         counts, _ = np.histogram(nonzero, voxel_edges)
@@ -90,8 +93,19 @@ def summarize_showers(
         voxel_counts=voxel_counts,
         voxel_out_of_range=1 - n_voxels_in_range / max(n_voxels_nonzero, 1),
         n_invalid=n_invalid,
+        voxel_edges=np.asarray(voxel_edges, dtype=np.float64),
         showers=kept[:n_kept] if keep_showers else None,
     )
+
+
+def largest_voxel(path, geometry: Geometry, stop: int | None) -> float:
+    """The largest valid voxel energy of ``path`` (MeV): the official voxel-spectrum top edge."""
+    largest = 0.0
+    for energies, showers in iter_showers(path, DEFAULT_CHUNK, geometry, stop=stop):
+        valid = _valid_rows(energies, showers)
+        if valid.any():
+            largest = max(largest, float(showers[valid].max()))
+    return largest
 
 
 # --- reference cache ---------------------------------------------------------------------
@@ -119,13 +133,12 @@ def _cache_dir_for(reference: Path) -> Path:
         return fallback
 
 
-def cache_key(path, geometry: Geometry, voxel_edges: np.ndarray, stop: int | None) -> str:
+def cache_key(path, geometry: Geometry, stop: int | None) -> str:
     parts = [
         file_digest(path),
         geometry.name,
         repr(geometry.threshold_mev),
         str(stop),
-        hashlib.blake2b(np.asarray(voxel_edges).tobytes(), digest_size=8).hexdigest(),
         str(CACHE_VERSION),
     ]
     return hashlib.blake2b("|".join(parts).encode(), digest_size=16).hexdigest()
@@ -146,6 +159,7 @@ def load_cached_summary(path, key: str) -> ShowerSummary | None:
                 data["voxel_counts"],
                 float(data["voxel_out_of_range"]),
                 int(data["n_invalid"]),
+                data["voxel_edges"],
             )
     except Exception:  # a damaged cache (zip, key or value errors): recompute it
         cached.unlink(missing_ok=True)
@@ -159,6 +173,7 @@ def store_cached_summary(path, key: str, summary: ShowerSummary) -> Path:
         cached,
         mean_shower=summary.mean_shower,
         voxel_counts=summary.voxel_counts,
+        voxel_edges=summary.voxel_edges,
         voxel_out_of_range=summary.voxel_out_of_range,
         n_invalid=summary.n_invalid,
         **arrays,

@@ -1,4 +1,5 @@
-"""High-level shower features of the official CaloChallenge evaluation, vectorized in float32.
+"""High-level shower features of the official CaloChallenge evaluation, vectorized (float32 by
+default; float64 for the evaluation, whose histogram edges must see the official values).
 
 Per shower: E_tot; per active layer: E_layer, energy-weighted centres EC_eta, EC_phi, EC_r
 and widths sqrt(<x^2> - <x>^2), and sparsity (the fraction of voxels at zero). Centres and
@@ -74,31 +75,40 @@ def _moment_weights(geometry: Geometry, layer_slice: slice) -> np.ndarray:
 _ROWS_PER_BLOCK = 2048
 
 
-def _layer_moments(geometry: Geometry, showers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Energy moments (N, L, 7) in float64 and the count of non-zero voxels (N, L)."""
+def _layer_moments(geometry: Geometry, showers: np.ndarray):
+    """Energy moments (N, L, 7) in float64, the count of non-zero voxels (N, L) and E_tot (N,).
+
+    The layer energies (moment 0) and E_tot are plain float64 sums over the voxels (numpy's
+    pairwise summation, as the official script sums them), not matrix products: the official
+    top edge of each layer-energy histogram is the reference's largest layer energy, so a
+    one-ulp difference would move that shower out of range."""
     n = showers.shape[0]
     moments = np.empty((n, geometry.n_layers, 7), dtype=np.float64)
     nonzero = np.empty((n, geometry.n_layers), dtype=np.int64)
+    e_tot = np.empty(n, dtype=np.float64)
     for begin in range(0, n, _ROWS_PER_BLOCK):
         rows = slice(begin, begin + _ROWS_PER_BLOCK)
         block = showers[rows].astype(np.float64)
+        e_tot[rows] = block.sum(axis=1)
         if geometry.is_regular:
             per_layer = block.reshape(block.shape[0], geometry.n_layers, -1)
             moments[rows] = per_layer @ _moment_weights(geometry, geometry.layer_slices[0])
+            moments[rows, :, 0] = per_layer.sum(axis=2)
             nonzero[rows] = np.count_nonzero(per_layer, axis=2)
             continue
         for index, sl in enumerate(geometry.layer_slices):
             moments[rows, index] = block[:, sl] @ _moment_weights(geometry, sl)
+            moments[rows, index, 0] = block[:, sl].sum(axis=1)
             nonzero[rows, index] = np.count_nonzero(block[:, sl], axis=1)
-    return moments, nonzero
+    return moments, nonzero, e_tot
 
 
-def _centre_and_width(first: np.ndarray, second: np.ndarray, energy: np.ndarray):
+def _centre_and_width(first: np.ndarray, second: np.ndarray, energy: np.ndarray, dtype):
     has_energy = energy > 0
     safe_energy = np.where(has_energy, energy, 1.0)
     mean = np.where(has_energy, first / safe_energy, 0.0)
     variance = np.where(has_energy, second / safe_energy - mean**2, 0.0)
-    return mean.astype(np.float32), np.sqrt(np.clip(variance, 0, None)).astype(np.float32)
+    return mean.astype(dtype), np.sqrt(np.clip(variance, 0, None)).astype(dtype)
 
 
 def compute_features(
@@ -106,30 +116,32 @@ def compute_features(
     incident_energies_mev: np.ndarray,
     showers_mev: np.ndarray,
     threshold: bool = True,
+    dtype=np.float32,
 ) -> ShowerFeatures:
-    """Features of one in-memory chunk (the threshold of the geometry is applied first)."""
+    """Features of one in-memory chunk (the threshold of the geometry is applied first), as
+    ``dtype`` arrays (the incident energy keeps float32, as the files store it)."""
     showers = np.asarray(showers_mev, dtype=np.float32)
     if threshold:
         showers = apply_threshold(showers, geometry.threshold_mev)
-    moments, nonzero = _layer_moments(geometry, showers)
+    moments, nonzero, e_tot = _layer_moments(geometry, showers)
     e_layer = moments[..., 0]
-    ec_eta, width_eta = _centre_and_width(moments[..., 1], moments[..., 2], e_layer)
-    ec_phi, width_phi = _centre_and_width(moments[..., 3], moments[..., 4], e_layer)
-    ec_r, width_r = _centre_and_width(moments[..., 5], moments[..., 6], e_layer)
+    ec_eta, width_eta = _centre_and_width(moments[..., 1], moments[..., 2], e_layer, dtype)
+    ec_phi, width_phi = _centre_and_width(moments[..., 3], moments[..., 4], e_layer, dtype)
+    ec_r, width_r = _centre_and_width(moments[..., 5], moments[..., 6], e_layer, dtype)
     voxels_per_layer = np.array(
-        [layer.n_voxels for layer in geometry.active_layers], dtype=np.float32
+        [layer.n_voxels for layer in geometry.active_layers], dtype=np.float64
     )
     return ShowerFeatures(
         incident_energy=np.asarray(incident_energies_mev, dtype=np.float32).reshape(-1),
-        e_tot=e_layer.sum(axis=1, dtype=np.float32),
-        e_layer=e_layer.astype(np.float32),
+        e_tot=e_tot.astype(dtype),
+        e_layer=e_layer.astype(dtype),
         ec_eta=ec_eta,
         ec_phi=ec_phi,
         ec_r=ec_r,
         width_eta=width_eta,
         width_phi=width_phi,
         width_r=width_r,
-        sparsity=(1.0 - nonzero / voxels_per_layer).astype(np.float32),
+        sparsity=(1.0 - nonzero / voxels_per_layer).astype(dtype),
     )
 
 

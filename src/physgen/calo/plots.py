@@ -9,33 +9,89 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.colors import LogNorm  # noqa: E402
 
 from physgen.calo.features import ShowerFeatures  # noqa: E402
-from physgen.calo.geometry import Geometry  # noqa: E402
+from physgen.calo.geometry import Geometry, LayerBinning  # noqa: E402
 from physgen.core.atomic import atomic_path  # noqa: E402
+
+__all__ = [
+    "draw_layer_image",
+    "layer_raster",
+    "plot_average_layers",
+    "plot_energy_histograms",
+    "plot_file",
+    "shared_log_range",
+]
+
+_RASTER_PIXELS = 200  # per layer image side: finer than any panel shows it
+
+
+def shared_log_range(
+    *mean_showers_mev: np.ndarray, dynamic_range: float = 1e6
+) -> tuple[float, float]:
+    """(vmin, vmax) of one logarithmic colour scale for all ``mean_showers_mev``: vmax is the
+    largest voxel of any of them, vmin the smallest positive voxel but at most
+    ``dynamic_range`` below vmax, so that images side by side compare colour for colour."""
+    positive = np.concatenate([np.asarray(s, dtype=np.float64).ravel() for s in mean_showers_mev])
+    positive = positive[np.isfinite(positive) & (positive > 0)]
+    if not positive.size:
+        return 1e-3, 1.0
+    vmax = float(positive.max())
+    vmin = max(float(positive.min()), vmax / dynamic_range)
+    return (vmin, vmax) if vmin < vmax else (vmax / 10, vmax)
+
+
+def layer_raster(layer: LayerBinning, image: np.ndarray, n_pixels: int = _RASTER_PIXELS):
+    """A layer's (n_alpha, n_r) image resampled on an ``n_pixels`` square grid of the
+    transverse plane (x = r cos alpha, y = r sin alpha), NaN where ``image`` is masked.
+    Returns the raster, the mask of pixels inside the layer's radii and the extent (mm)."""
+    r_edges = np.asarray(layer.r_edges_mm, dtype=np.float64)
+    outer = r_edges[-1]
+    centres = (np.arange(n_pixels) + 0.5) / n_pixels * 2 * outer - outer
+    x, y = np.meshgrid(centres, centres[::-1])
+    radius, alpha = np.hypot(x, y), np.arctan2(y, x)
+    r_bin = np.searchsorted(r_edges, radius, side="right") - 1
+    alpha_bin = np.clip(((alpha + np.pi) / (2 * np.pi) * layer.n_alpha).astype(int), 0, None)
+    alpha_bin = np.minimum(alpha_bin, layer.n_alpha - 1)
+    inside = (r_bin >= 0) & (r_bin < layer.n_r)
+    values = np.ma.filled(np.ma.asarray(image, dtype=np.float64), np.nan)
+    raster = np.full(radius.shape, np.nan)
+    raster[inside] = values[alpha_bin[inside], r_bin[inside]]
+    return raster, inside, (-outer, outer, -outer, outer)
+
+
+def draw_layer_image(ax, layer: LayerBinning, image: np.ndarray, norm, cmap="viridis"):
+    """One layer's (n_alpha, n_r) image as wedges in the transverse plane (mm), drawn as one
+    raster image (fast in PNG and PDF alike); returns the AxesImage."""
+    raster, inside, extent = layer_raster(layer, image)
+    artist = ax.imshow(
+        np.ma.masked_invalid(raster),
+        extent=extent,
+        norm=norm,
+        cmap=cmap,
+        alpha=inside.astype(np.float64),  # outside the layer: transparent, not "bad"
+        interpolation="nearest",
+        origin="upper",
+    )
+    ax.set_axis_off()
+    return artist
 
 
 def plot_average_layers(
     geometry: Geometry, mean_shower_mev: np.ndarray, path: Path, title: str = "average shower"
 ) -> Path:
-    """Polar images of the mean energy per voxel for every active layer (log colour scale)."""
+    """Images of the mean energy per voxel for every active layer (log colour scale)."""
     images = geometry.layer_images(mean_shower_mev)
     n_cols = min(9, len(images))
     n_rows = int(np.ceil(len(images) / n_cols))
     fig = plt.figure(figsize=(2.0 * n_cols, 2.1 * n_rows + 0.6))
-    positive = mean_shower_mev[mean_shower_mev > 0]
-    vmax = float(positive.max()) if positive.size else 1.0
-    vmin = max(float(positive.min()) if positive.size else 1e-3, vmax * 1e-6)
-    norm = matplotlib.colors.LogNorm(vmin=vmin, vmax=vmax)
+    norm = LogNorm(*shared_log_range(mean_shower_mev))
+    cmap = plt.get_cmap("viridis").with_extremes(bad="white", under="white")
     mesh = None
     for index, (image, layer) in enumerate(zip(images, geometry.active_layers, strict=True)):
-        ax = fig.add_subplot(n_rows, n_cols, index + 1, projection="polar")
-        alpha_edges = np.linspace(-np.pi, np.pi, layer.n_alpha + 1)
-        r_edges = np.asarray(layer.r_edges_mm)
-        masked = np.ma.masked_less_equal(image, 0)
-        mesh = ax.pcolormesh(alpha_edges, r_edges, masked.T, norm=norm, cmap="viridis")
-        ax.set_xticks([])
-        ax.set_yticks([])
+        ax = fig.add_subplot(n_rows, n_cols, index + 1)
+        mesh = draw_layer_image(ax, layer, np.ma.masked_less_equal(image, 0), norm, cmap)
         ax.set_title(f"layer {layer.layer_id}", fontsize=8)
     if mesh is not None:
         fig.colorbar(mesh, ax=fig.axes, shrink=0.6, label="mean energy per voxel [MeV]")

@@ -6,6 +6,14 @@ its outputs are calibrated by isotonic regression fitted on the test part, and t
 JSD = (ln 2 - BCE) / ln 2 are measured on the validation part. AUC 0.5 means the classifier
 cannot tell the samples apart; 1 means it always can.
 
+The official recipe keeps the epoch of best test accuracy and feeds the inputs unscaled. The
+quick one standardises every input with the training part's mean and width, trains for at
+least ``min_steps`` optimizer steps whatever the sample size, and keeps the epoch of lowest
+test loss, stopping early only once that loss has moved below ln 2 and stopped improving: on
+small samples an unscaled input (log10 of an empty layer is -8) or a handful of steps left the
+network at chance. Every run records its per-epoch test accuracy and training loss, and flags
+``stayed_at_chance`` when most epochs were indistinguishable from guessing.
+
 Inputs are given raw, with a ``transform`` applied per mini-batch, so that several input
 representations (e.g. low-level and low-level-normed showers) share one stored array; large
 arrays can be stored in bfloat16 to halve memory (0.4% relative precision, the same for both
@@ -18,7 +26,7 @@ import copy
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
@@ -31,6 +39,7 @@ __all__ = [
     "OFFICIAL",
     "QUICK",
     "classifier_two_sample_test",
+    "repeated_two_sample_test",
     "auc_standard_error",
 ]
 
@@ -46,13 +55,29 @@ class ClassifierConfig:
     # a few epochs of a few batches leave a small network at chance
     min_steps: int = 0
     split: tuple[float, float, float] = (0.6, 0.2, 0.2)
+    dropout: float = 0.0
+    weight_decay: float = 0.0  # decoupled (AdamW); 0: plain Adam, as the official recipe
+    standardize: bool = False  # scale each input by the training part's mean and width
+    select_on: str = "accuracy"  # the epoch kept: best test "accuracy" (official) or "loss"
     seed: int = 0
     device: str = "cpu"
 
 
+WHITEN_MAX_INPUTS = 1024
+# directions of less relative variance are dropped (a cut of 1e-4 already drops E_tot - E_inc)
+WHITEN_EIGEN_CUT = 1e-6
 OFFICIAL = ClassifierConfig()
+# one hidden layer: on 1000 + 1000 showers with 230 whitened inputs it overfits less than two
+# (high-level AUC for a 10% energy scale 0.81 against 0.79, mean of 3 seeds)
 QUICK = ClassifierConfig(
-    hidden=(256, 256), learning_rate=1e-3, batch_size=256, max_epochs=10, patience=3, min_steps=600
+    hidden=(256,),
+    learning_rate=1e-3,
+    batch_size=256,
+    max_epochs=10,
+    patience=5,
+    min_steps=1000,
+    standardize=True,
+    select_on="loss",
 )
 
 
@@ -66,10 +91,12 @@ def auc_standard_error(auc: float, n_positive: int, n_negative: int) -> float:
     return float(math.sqrt(max(variance, 0.0)))
 
 
-def _network(n_inputs: int, hidden: tuple[int, ...]) -> torch.nn.Sequential:
+def _network(n_inputs: int, hidden: tuple[int, ...], dropout: float) -> torch.nn.Sequential:
     layers, width = [], n_inputs
     for size in hidden:
         layers += [torch.nn.Linear(width, size), torch.nn.LeakyReLU()]
+        if dropout > 0:
+            layers.append(torch.nn.Dropout(dropout))
         width = size
     layers.append(torch.nn.Linear(width, 1))
     return torch.nn.Sequential(*layers)
@@ -93,8 +120,9 @@ class _Samples:
         self.data = [_as_tensors(reference), _as_tensors(generated)]
         self.transform = transform
         self.device = device
+        self.shift = self.scale = self.matrix = None
 
-    def batch(self, class_of: np.ndarray, rows: np.ndarray) -> torch.Tensor:
+    def _raw(self, class_of: np.ndarray, rows: np.ndarray) -> torch.Tensor:
         out = None
         for label in (0, 1):
             positions = np.flatnonzero(class_of == label)
@@ -103,9 +131,46 @@ class _Samples:
             index = torch.as_tensor(rows[positions])
             values = self.transform(*(d[index].float() for d in self.data[label]))
             if out is None:
-                out = torch.empty((len(rows), values.shape[1]), dtype=torch.float32)
+                out = torch.empty((len(rows), values.shape[1]), dtype=values.dtype)
             out[torch.as_tensor(positions)] = values
-        return out.to(self.device)
+        return out
+
+    def fit_standardization(self, class_of: np.ndarray, rows: np.ndarray, batch_size: int):
+        """Centre and scale the inputs with the statistics of ``rows`` (float64 sums: a shower
+        scaled by 1e30 must not overflow the squares). Up to ``WHITEN_MAX_INPUTS`` inputs are
+        whitened (decorrelated to unit variance), so that a small shift along a narrow direction
+        - E_tot against E_inc, which are 99.9% correlated - becomes one input of unit scale;
+        wider inputs (voxels) are scaled one by one."""
+        total = total_outer = None
+        for begin in range(0, len(rows), batch_size):
+            sl = slice(begin, begin + batch_size)
+            values = self._raw(class_of[sl], rows[sl]).double()
+            values = torch.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
+            whiten = values.shape[1] <= WHITEN_MAX_INPUTS
+            outer = values.T @ values if whiten else (values**2).sum(0)
+            if total is None:
+                total, total_outer = values.sum(0), outer
+            else:
+                total, total_outer = total + values.sum(0), total_outer + outer
+        mean = total / len(rows)
+        if total_outer.dim() == 2:
+            covariance = total_outer / len(rows) - torch.outer(mean, mean)
+            values, vectors = torch.linalg.eigh((covariance + covariance.T) / 2)
+            keep = values > values.max() * WHITEN_EIGEN_CUT
+            self.matrix = vectors[:, keep] / torch.sqrt(values[keep])
+            self.shift, self.scale = mean, None
+            return
+        width = torch.sqrt(torch.clamp(total_outer / len(rows) - mean**2, min=0.0))
+        width = torch.where(torch.isfinite(width) & (width > 0), width, torch.ones_like(width))
+        self.shift, self.scale = mean, width
+
+    def batch(self, class_of: np.ndarray, rows: np.ndarray) -> torch.Tensor:
+        out = self._raw(class_of, rows)
+        if self.shift is not None:
+            centred = out.double() - self.shift
+            scaled = centred @ self.matrix if self.scale is None else centred / self.scale
+            out = scaled.clamp(-1e6, 1e6)
+        return out.float().to(self.device)
 
 
 def _predict(model, samples: _Samples, class_of, rows, batch_size) -> np.ndarray:
@@ -146,11 +211,19 @@ def classifier_two_sample_test(
         return class_of, rows, (class_of == 0).astype(np.float32)
 
     train, test, val = joined(0), joined(1), joined(2)
+    if config.standardize:
+        samples.fit_standardization(train[0], train[1], config.batch_size)
     n_inputs = samples.batch(train[0][:1], train[1][:1]).shape[1]
-    model = _network(n_inputs, config.hidden).to(config.device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    model = _network(n_inputs, config.hidden, config.dropout).to(config.device)
+    if config.weight_decay > 0:
+        optimizer = torch.optim.AdamW(
+            model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+        )
+    else:
+        optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     loss_fn = torch.nn.BCEWithLogitsLoss()
-    best = {"accuracy": -1.0, "epoch": -1, "state": None}
+    best = {"score": -math.inf, "epoch": -1, "state": None, "accuracy": -1.0}
+    history = {"test_accuracy": [], "test_loss": [], "train_loss": []}
     train_start = time.perf_counter()
     epochs_without_gain = 0
     batches_per_epoch = math.ceil(len(train[1]) / config.batch_size)
@@ -159,6 +232,7 @@ def classifier_two_sample_test(
     for epoch in bar:
         model.train()
         order = rng.permutation(len(train[1]))
+        loss_sum = 0.0
         for begin in range(0, len(order), config.batch_size):
             chosen = order[begin : begin + config.batch_size]
             inputs = samples.batch(train[0][chosen], train[1][chosen])
@@ -167,23 +241,29 @@ def classifier_two_sample_test(
             loss = loss_fn(model(inputs), labels)
             loss.backward()
             optimizer.step()
+            loss_sum += loss.item() * len(chosen)
         model.eval()
-        accuracy = float(
-            np.mean(
-                (_predict(model, samples, test[0], test[1], config.batch_size) > 0.5) == test[2]
-            )
-        )
+        test_pred = _predict(model, samples, test[0], test[1], config.batch_size)
+        accuracy = float(np.mean((test_pred > 0.5) == test[2]))
+        test_loss = _bce(test_pred, test[2])
+        history["test_accuracy"].append(accuracy)
+        history["test_loss"].append(test_loss)
+        history["train_loss"].append(loss_sum / len(order))
         bar.set_postfix(loss=f"{loss.item():.4f}", test_acc=f"{accuracy:.4f}")
-        if accuracy > best["accuracy"]:
+        score = accuracy if config.select_on == "accuracy" else -test_loss
+        if score > best["score"]:
             best = {
-                "accuracy": accuracy,
+                "score": score,
                 "epoch": epoch,
                 "state": copy.deepcopy(model.state_dict()),
+                "accuracy": accuracy,
             }
             epochs_without_gain = 0
         else:
             epochs_without_gain += 1
             may_stop = (epoch + 1) * batches_per_epoch >= config.min_steps
+            if config.select_on == "loss":  # a loss still at ln 2 has not learnt yet
+                may_stop = may_stop and min(history["test_loss"]) < math.log(2) - 1e-3
             patience = config.patience
             if patience is not None and epochs_without_gain >= patience and may_stop:
                 break
@@ -197,8 +277,9 @@ def classifier_two_sample_test(
     )
     calibrated = np.clip(calibrator.predict(val_pred), 1e-7, 1 - 1e-7)
     auc = float(roc_auc_score(val[2], calibrated))
-    bce = float(-np.mean(val[2] * np.log(calibrated) + (1 - val[2]) * np.log(1 - calibrated)))
+    bce = _bce(calibrated, val[2])
     n_pos = int(val[2].sum())
+    chance = _chance_epochs(history["test_accuracy"], len(test[2]))
     return {
         "auc": auc,
         "auc_err": auc_standard_error(auc, n_pos, len(val[2]) - n_pos),
@@ -211,5 +292,38 @@ def classifier_two_sample_test(
         "n_train": len(train[1]),
         "n_test": len(test[1]),
         "n_validation": len(val[2]),
+        "chance_epochs": chance,
+        "stayed_at_chance": chance > (epoch + 1) / 2,
+        "history": history,
         "config": asdict(config),
     }
+
+
+def _bce(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    p = np.clip(probabilities, 1e-7, 1 - 1e-7)
+    return float(-np.mean(labels * np.log(p) + (1 - labels) * np.log(1 - p)))
+
+
+def _chance_epochs(accuracies: list[float], n_test: int) -> int:
+    """Epochs whose test accuracy is within two binomial standard deviations of 1/2."""
+    band = 2 * math.sqrt(0.25 / max(n_test, 1))
+    return int(sum(abs(a - 0.5) <= band for a in accuracies))
+
+
+def repeated_two_sample_test(reference, generated, config: ClassifierConfig, repeats: int, **kw):
+    """``repeats`` runs with seeds seed, seed + 1, ...: the first run's result with the AUCs of
+    all runs, their mean and their spread (sample standard deviation) beside its Hanley-McNeil
+    error - the spread shows the training's own scatter, which the formula leaves out."""
+    results = [
+        classifier_two_sample_test(
+            reference, generated, replace(config, seed=config.seed + k), **kw
+        )
+        for k in range(repeats)
+    ]
+    aucs = [r["auc"] for r in results]
+    first = dict(results[0])
+    first["repeats"] = aucs
+    first["auc_mean"] = float(np.mean(aucs))
+    first["auc_spread"] = float(np.std(aucs, ddof=1)) if repeats > 1 else None
+    first["stayed_at_chance_runs"] = int(sum(r["stayed_at_chance"] for r in results))
+    return first
