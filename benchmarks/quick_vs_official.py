@@ -114,6 +114,9 @@ def main() -> None:
         help="CLASSIFIERS: quick, official or quick+official",
     )
     parser.add_argument("--standard-cases", action="store_true")
+    parser.add_argument(
+        "--only", choices=("quick", "official"), help="run only this classifier of every case"
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--metrics", default="cls-low,cls-high")
     parser.add_argument("--result", default="quick_vs_official")
@@ -130,6 +133,8 @@ def main() -> None:
     cases = args.case + (standard_cases(args.out / "cases") if args.standard_cases else [])
     for name, generated, reference, classifiers in cases:
         for kind in classifiers.split("+"):
+            if args.only and kind != args.only:
+                continue
             new = run_case(
                 name,
                 Path(generated),

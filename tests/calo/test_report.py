@@ -2,7 +2,6 @@
 the shared colour scale of the average showers and the statistics drawn on the histograms."""
 
 import base64
-import copy
 import io
 import json
 import re
@@ -12,7 +11,9 @@ import pytest
 from PIL import Image
 
 import physgen.calo.report as report
-from physgen.calo import report_figures as rf
+from physgen.calo import report_energy as energy
+from physgen.calo import report_histograms as histograms
+from physgen.calo import report_showers as showers
 from physgen.calo.evaluate import EvaluationConfig, evaluate
 from physgen.calo.geometry import get_geometry
 from physgen.calo.io import write_showers
@@ -140,45 +141,41 @@ def test_every_histogram_is_a_panel_that_opens_large(evaluated):
     assert "id='lightbox'" in page and "ArrowRight" in page
 
 
-def test_floor_and_excess_in_the_summary(evaluated, tmp_path):
-    _, captured = evaluated
-    metrics = copy.deepcopy(captured["metrics"])
-    floor = {
-        "separation_mean_official": metrics["separation_mean_official"] / 2,
-        "separation_power": {k: v / 2 for k, v in metrics["separation_power"].items()},
-        "fpd": metrics["fpd"] / 3,
-        "fpd_err": metrics["fpd_err"],
-    }
-    metrics["floor"] = floor
-    metrics["floor_file"] = "second_reference.h5"
-    metrics["excess_over_floor"] = {"fpd": metrics["fpd"] - floor["fpd"]}
-    metrics["classifiers"] = {"high": {"repeats": [0.61, 0.63, 0.62]}}
-    metrics["auc_high"], metrics["auc_high_err"] = 0.62, 0.01
-    report.write_report(
-        tmp_path / "report.html",
-        metrics,
-        captured["specs"],
-        captured["geometry"],
-        captured["ref"],
-        captured["gen"],
+def test_floor_and_excess_in_the_summary(tmp_path):
+    """A real evaluation with a floor file (the reference's distribution, another seed, and
+    shorter than the reference) and repeated classifier trainings."""
+    write_showers(tmp_path / "ref.h5", *_showers(900, 0))
+    write_showers(tmp_path / "gen.h5", *_showers(900, 1, 1.08))
+    write_showers(tmp_path / "floor.h5", *_showers(700, 2))
+    config = EvaluationConfig(
+        metrics=("hist", "cls-high", "fpd"), quick=True, repeats=2, report=True
     )
-    summary = _section((tmp_path / "report.html").read_text(), "summary")
+    messages = []
+    metrics = evaluate(
+        tmp_path / "gen.h5",
+        tmp_path / "ref.h5",
+        tmp_path / "out",
+        config,
+        progress=False,
+        log=messages.append,
+        floor=tmp_path / "floor.h5",
+    )
+    floor, excess = metrics["floor"], metrics["excess_over_floor"]
+    # every sample cut to the floor's 700 showers, and the 8% scale stands above the floor
+    assert metrics["n_reference"] == 700 and any("subsampled to 700" in m for m in messages)
+    assert floor["separation_etot_over_einc"] < metrics["separation_etot_over_einc"]
+    assert floor["auc_high"] < metrics["auc_high"]
+    assert excess["auc_high"] == pytest.approx(metrics["auc_high_mean"] - floor["auc_high_mean"])
+    assert excess["fpd_err"] == pytest.approx(np.hypot(metrics["fpd_err"], floor["fpd_err"]))
+    assert not any(key.endswith("_spread") for key in excess)
+    assert len(metrics["classifiers"]["high"]["repeats"]) == 2
+    page = (tmp_path / "out" / "report.html").read_text()
+    summary = _section(page, "summary")
     assert "Geant4 floor" in summary and "excess over floor" in summary
-    assert "second_reference.h5" in (tmp_path / "report.html").read_text()
-    excess = metrics["separation_mean_official"] - floor["separation_mean_official"]
-    assert f"{excess:+.4f}" in summary
-    assert (
-        report.format_value(
-            metrics["fpd"] - floor["fpd"],
-            np.hypot(metrics["fpd_err"], floor["fpd_err"]),
-            signed=True,
-        )
-        in summary
-    )
-    assert "3 trainings" in summary
-    worst = _section((tmp_path / "report.html").read_text(), "worst")
-    first = report.worst_histograms(captured["specs"])[0]
-    assert f"{floor['separation_power'][first.name]:.4f}" in worst
+    assert str(tmp_path / "floor.h5") in page
+    assert f"{excess['separation_mean_official']:+.4f}" in summary
+    assert report.format_value(excess["fpd"], excess["fpd_err"], signed=True) in summary
+    assert "2 trainings" in summary
 
 
 def test_average_showers_share_one_colour_scale():
@@ -188,7 +185,7 @@ def test_average_showers_share_one_colour_scale():
     generated = reference * 10 + 1e-3  # a separate scale would differ by a factor of ten
     vmin, vmax = shared_log_range(reference, generated)
     assert vmax == generated.max() and vmin <= reference[reference > 0].min()
-    figures = rf.average_shower_figures(geometry, reference, generated)
+    figures = showers.average_shower_figures(geometry, reference, generated)
     norms = {
         key: {(image.norm.vmin, image.norm.vmax) for ax in grid.fig.axes for image in ax.images}
         for key, grid in figures.items()
@@ -210,23 +207,23 @@ def test_ratio_band_matches_the_spread_of_poisson_ratios():
     expected = np.geomspace(30.0, 600.0, 40)
     ratios, errors = [], []
     for _ in range(3000):
-        ratio, error = rf.ratio_with_errors(rng.poisson(expected), rng.poisson(expected))
+        ratio, error = histograms.ratio_with_errors(rng.poisson(expected), rng.poisson(expected))
         ratios.append(ratio)
         errors.append(error)
     spread = np.std(ratios, axis=0)
     predicted = np.median(errors, axis=0)
     assert np.allclose(predicted, spread, rtol=0.12)
-    value, error = rf.normalised_with_errors(np.array([0, 4, 16]))
+    value, error = histograms.normalised_with_errors(np.array([0, 4, 16]))
     assert value.sum() == pytest.approx(1) and error[1] / value[1] == pytest.approx(1 / 2)
 
 
 def test_incident_energy_bins_and_shower_depth():
     geometry = get_geometry("ds1-photons")
     energies = np.exp(np.random.default_rng(1).uniform(np.log(1e3), np.log(1e6), 500))
-    edges = rf.incident_energy_edges(energies, 5)
+    edges = energy.incident_energy_edges(energies, 5)
     assert len(edges) == 6 and edges[0] < energies.min() and edges[-1] > energies.max()
     assert np.allclose(np.diff(np.log(edges[1:-1])), np.diff(np.log(edges[1:-1]))[0])
-    discrete = rf.incident_energy_edges(np.repeat([256.0, 1024.0, 4096.0], 10), 5)
+    discrete = energy.incident_energy_edges(np.repeat([256.0, 1024.0, 4096.0], 10), 5)
     assert len(discrete) == 4 and np.histogram([256, 1024, 4096], discrete)[0].tolist() == [1, 1, 1]
     # a shower with all its energy in one layer lies at that layer's depth
     _, showers = _showers(geometry.n_layers, 2)
@@ -237,5 +234,5 @@ def test_incident_energy_bins_and_shower_depth():
     from physgen.calo.features import compute_features
 
     features = compute_features(geometry, np.full(len(showers), 1e4), showers)
-    depth = rf.shower_depth(features, geometry)
+    depth = energy.shower_depth(features, geometry)
     assert np.allclose(depth, [layer.layer_id for layer in geometry.active_layers])

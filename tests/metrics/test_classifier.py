@@ -67,3 +67,74 @@ def test_quick_classifier_trains_on_a_few_thousand_small_valued_samples():
         a, _sparse_showers_like(rng, 2500, 1.0), QUICK, progress=False
     )
     assert abs(same["auc"] - 0.5) < 3 * same["auc_err"] + 0.01
+
+
+def _standardized_training_inputs(a, b):
+    from physgen.metrics.classifier import _Samples
+
+    samples = _Samples(a, b, lambda x: x, "cpu")
+    class_of = np.r_[np.zeros(len(a), int), np.ones(len(b), int)]
+    rows = np.r_[np.arange(len(a)), np.arange(len(b))]
+    samples.fit_standardization(class_of, rows, batch_size=100)
+    return samples.batch(class_of, rows).double().numpy(), class_of
+
+
+def test_narrow_inputs_are_whitened_with_both_classes():
+    """Two inputs 99.95% correlated (E_tot and E_inc): whitened they are uncorrelated with unit
+    variance, so that their small difference is an input of unit scale."""
+    rng = np.random.default_rng(2)
+    base = rng.normal(size=(1000, 1)) * 50 + 300
+    a = np.c_[base[:500], base[:500] + rng.normal(size=(500, 1))].astype(np.float32)
+    b = np.c_[base[500:], base[500:] + 1.5 + rng.normal(size=(500, 1))].astype(np.float32)
+    inputs, _ = _standardized_training_inputs(a, b)
+    assert np.allclose(inputs.mean(0), 0, atol=1e-4)
+    assert np.allclose(np.cov(inputs.T, bias=True), np.eye(2), atol=1e-3)
+
+
+def test_wide_inputs_are_scaled_by_the_reference():
+    """Over 1024 inputs each is scaled by the reference's mean and width and compressed by
+    asinh: the reference comes out standard before the asinh, a generator 1e30 too large far
+    outside (finite)."""
+    rng = np.random.default_rng(3)
+    a = rng.gamma(2.0, size=(300, 1100)).astype(np.float32)
+    b = (rng.gamma(2.0, size=(300, 1100)) * 1e30).astype(np.float32)
+    inputs, class_of = _standardized_training_inputs(a, b)
+    reference = np.sinh(inputs[class_of == 0])
+    assert np.allclose(reference.mean(0), 0, atol=1e-4)
+    assert np.allclose(reference.std(0), 1, atol=1e-3)
+    assert np.isfinite(inputs).all() and np.median(inputs[class_of == 1]) > np.arcsinh(1e5)
+
+
+def test_repeats_use_other_seeds_and_report_their_spread():
+    from physgen.metrics.classifier import repeated_two_sample_test
+
+    rng = np.random.default_rng(5)
+    a = rng.normal(size=(600, 4)).astype(np.float32)
+    b = (rng.normal(size=(600, 4)) + 0.3).astype(np.float32)
+    result = repeated_two_sample_test(a, b, SMALL, 3, progress=False)
+    first = classifier_two_sample_test(a, b, SMALL, progress=False)
+    assert result["auc"] == first["auc"] and len(set(result["repeats"])) == 3
+    assert result["auc_mean"] == pytest.approx(np.mean(result["repeats"]))
+    assert result["auc_spread"] == pytest.approx(np.std(result["repeats"], ddof=1))
+
+
+def test_a_network_that_never_learns_is_flagged():
+    rng = np.random.default_rng(6)
+    a, b = rng.normal(size=(500, 4)), rng.normal(size=(500, 4))
+    frozen = ClassifierConfig(hidden=(8,), learning_rate=1e-9, max_epochs=6, batch_size=256)
+    result = classifier_two_sample_test(
+        a.astype(np.float32), b.astype(np.float32), frozen, progress=False
+    )
+    assert result["stayed_at_chance"] and result["did_not_learn"]
+    learning = classifier_two_sample_test(
+        a.astype(np.float32),
+        b.astype(np.float32),
+        ClassifierConfig(hidden=(256,), max_epochs=60, learning_rate=1e-2, batch_size=64),
+        progress=False,
+    )
+    assert learning["stayed_at_chance"] and not learning["did_not_learn"]  # it overfits
+
+
+def test_an_unknown_selection_rule_is_refused():
+    with pytest.raises(ValueError, match="select_on"):
+        ClassifierConfig(select_on="auc")

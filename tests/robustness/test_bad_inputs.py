@@ -492,7 +492,7 @@ CASES = [
         "calo evaluate",
         "floor-is-reference",
         lambda f, t: _evaluate_args(f, t, "--floor", f["reference"]),
-        match="reference itself",
+        match="file itself",
     ),
     Case(
         "calo evaluate",

@@ -28,7 +28,7 @@ from physgen.calo.evaluation_data import (
 )
 from physgen.calo.features import ShowerFeatures, eta_phi_layers
 from physgen.calo.geometry import Geometry
-from physgen.calo.histograms import HistogramSpec, histogram_specs, voxel_energy_edges  # noqa: F401
+from physgen.calo.histograms import histogram_specs, voxel_energy_edges
 from physgen.calo.io import open_shower_file
 from physgen.core.atomic import write_json_atomic
 from physgen.core.errors import PhysgenInputError
@@ -199,6 +199,22 @@ def evaluate(
     out_dir.mkdir(parents=True, exist_ok=True)
     ref, gen, n, warnings = _check_inputs(generated, reference, geometry, log)
     geometry = ref.geometry
+    floor_file = None
+    if floor is not None:  # checked before any work: a floor mistake must not cost an hour
+        if Path(floor).resolve() in (ref.path.resolve(), gen.path.resolve()):
+            raise PhysgenInputError(
+                f"--floor {floor} is the reference or the generated file itself: give a second "
+                "reference file"
+            )
+        _, floor_file, n_floor, floor_warnings = _check_inputs(
+            floor, reference, geometry, lambda m: log(m.replace("warning: ", "warning: floor: ", 1))
+        )
+        warnings += [f"floor: {w}" for w in floor_warnings]
+        if n_floor < n:  # the floor must be measured at the same sample size
+            message = f"the floor file holds {n_floor} showers: every file subsampled to {n_floor}"
+            log(f"warning: {message}")
+            warnings.append(message)
+            n = n_floor
     n_files = 2 if floor is None else 3
     ref_summary, gen_summary, storage = _summaries(ref, gen, n, config, log, n_files)
     metrics = {
@@ -234,15 +250,12 @@ def evaluate(
 
     specs = histogram_specs(geometry, ref_summary, gen_summary, ref_summary.voxel_edges)
     metrics.update(_compare(specs, ref_summary, gen_summary, geometry, config, progress, ""))
-    if floor is not None:
-        if Path(floor).resolve() == ref.path.resolve():
-            raise PhysgenInputError(f"--floor {floor} is the reference itself: give a second file")
-        _, floor_file, n_floor, _ = _check_inputs(floor, reference, geometry, lambda m: None)
+    if floor_file is not None:
         floor_summary = summarize_showers(
             floor_file.path,
             geometry,
             ref_summary.voxel_edges,
-            min(n, n_floor),
+            n,
             ref_summary.showers is not None,
             ref_summary.showers.dtype if ref_summary.showers is not None else torch.float32,
         )
@@ -252,20 +265,15 @@ def evaluate(
         metrics["floor"] = _compare(
             floor_specs, ref_summary, floor_summary, geometry, config, progress, "floor "
         )
-        metrics["excess_over_floor"] = {
-            key: metrics[key] - value
-            for key, value in metrics["floor"].items()
-            if isinstance(value, float) and isinstance(metrics.get(key), float)
-        }
+        metrics["excess_over_floor"] = excess_over_floor(metrics, metrics["floor"])
         floor_summary.showers = None
     for suffix, result in metrics.get("classifiers", {}).items():
-        if result["stayed_at_chance"]:
+        if result["did_not_learn"]:
             message = (
-                f"the {suffix} classifier's test accuracy stayed at chance in "
-                f"{result['chance_epochs']} of {result['epochs_run']} epochs (final training "
-                f"loss {result['history']['train_loss'][-1]:.3f}, ln 2 = 0.693): either the "
-                "samples are indistinguishable at this size or it did not learn - compare "
-                "with --floor and --repeats"
+                f"the {suffix} classifier did not learn: its test accuracy stayed at chance in "
+                f"{result['chance_epochs']} of {result['epochs_run']} epochs and its training "
+                f"loss never left ln 2 (lowest {min(result['history']['train_loss']):.3f}); its "
+                "AUC says nothing about the samples - more showers, more epochs or --quick"
             )
             log(f"warning: {message}")
             warnings.append(message)
@@ -279,6 +287,32 @@ def evaluate(
 
         write_report(out_dir / "report.html", metrics, specs, geometry, ref_summary, gen_summary)
     return metrics
+
+
+# the scalar metrics compared with the floor (errors and spreads are not differences of values)
+FLOOR_KEYS = (
+    "separation_mean_official",
+    "separation_mean_extra",
+    "separation_etot_over_einc",
+    *(f"{kind}_{suffix}" for kind in ("auc", "jsd") for suffix in ("low", "low_normed", "high")),
+    "fpd",
+    "kpd",
+)
+
+
+def excess_over_floor(metrics: dict, floor: dict) -> dict:
+    """Each scalar metric less its floor (the mean over repeats where there are several),
+    with the error of the difference where both have one (added in quadrature: conservative,
+    the two share the reference)."""
+    excess = {}
+    for key in FLOOR_KEYS:
+        if key not in metrics or key not in floor:
+            continue
+        value, base = metrics.get(f"{key}_mean", metrics[key]), floor.get(f"{key}_mean", floor[key])
+        excess[key] = value - base
+        if f"{key}_err" in metrics and f"{key}_err" in floor:
+            excess[f"{key}_err"] = float(np.hypot(metrics[f"{key}_err"], floor[f"{key}_err"]))
+    return excess
 
 
 def _compare(specs, ref_summary, gen_summary, geometry, config, progress, label) -> dict:
@@ -332,11 +366,11 @@ def _compare(specs, ref_summary, gen_summary, geometry, config, progress, label)
         )
         _store_classifier(metrics, suffix, result)
     n_rows = min(len(high_ref), len(high_gen))
-    for name, function, batch_rows in (("fpd", fpd, 10_000), ("kpd", kpd, 10_000)):
+    for name, function in (("fpd", fpd), ("kpd", kpd)):
         if name in config.metrics:
             value, error = function(high_ref, high_gen, seed=config.seed)
             metrics[name], metrics[f"{name}_err"] = 1e3 * value, 1e3 * error
-            metrics[f"{name}_method"] = distance_method(n_rows, batch_rows)
+            metrics[f"{name}_method"] = distance_method(name, n_rows)
     return metrics
 
 

@@ -24,7 +24,7 @@ __all__ = [
     "shared_log_range",
 ]
 
-_RASTER_PIXELS = 200  # per layer image side: finer than any panel shows it
+_RASTER_PIXELS = (200, 1600)  # per layer image side: at least two pixels per narrowest r bin
 
 
 def shared_log_range(
@@ -42,12 +42,15 @@ def shared_log_range(
     return (vmin, vmax) if vmin < vmax else (vmax / 10, vmax)
 
 
-def layer_raster(layer: LayerBinning, image: np.ndarray, n_pixels: int = _RASTER_PIXELS):
+def layer_raster(layer: LayerBinning, image: np.ndarray, n_pixels: int | None = None):
     """A layer's (n_alpha, n_r) image resampled on an ``n_pixels`` square grid of the
-    transverse plane (x = r cos alpha, y = r sin alpha), NaN where ``image`` is masked.
+    transverse plane (x = r cos alpha, y = r sin alpha), NaN where ``image`` is masked; by
+    default two pixels per narrowest radial bin (dataset 1's inner bins are 2% of its radius).
     Returns the raster, the mask of pixels inside the layer's radii and the extent (mm)."""
     r_edges = np.asarray(layer.r_edges_mm, dtype=np.float64)
     outer = r_edges[-1]
+    if n_pixels is None:
+        n_pixels = int(np.clip(4 * outer / np.diff(r_edges).min(), *_RASTER_PIXELS))
     centres = (np.arange(n_pixels) + 0.5) / n_pixels * 2 * outer - outer
     x, y = np.meshgrid(centres, centres[::-1])
     radius, alpha = np.hypot(x, y), np.arctan2(y, x)

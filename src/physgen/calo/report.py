@@ -15,9 +15,9 @@ import math
 from base64 import b64encode
 from pathlib import Path
 
-import numpy as np
-
-from physgen.calo import report_figures as rf
+from physgen.calo import report_energy as energy
+from physgen.calo import report_histograms as histograms
+from physgen.calo import report_showers as showers
 from physgen.core.html_report import (
     LIGHTBOX_HTML,
     LIGHTBOX_SCRIPT,
@@ -119,13 +119,9 @@ def _metric_rows(metrics: dict) -> list[tuple[str, str, str | None]]:
 
 
 def _excess(metrics: dict, key: str, error_key: str | None):
-    floor = metrics.get("floor") or {}
-    excess = (metrics.get("excess_over_floor") or {}).get(key)
-    if not _number(excess) and _number(floor.get(key)):
-        excess = metrics[key] - floor[key]
-    errors = [source.get(error_key) for source in (metrics, floor)] if error_key else []
-    error = math.hypot(*errors) if errors and all(_number(e) for e in errors) else None
-    return excess, error
+    """The excess over the floor and its error, as evaluate stored them."""
+    stored = metrics.get("excess_over_floor") or {}
+    return stored.get(key), stored.get(f"{key}_err")
 
 
 def _repeats_note(metrics: dict, key: str) -> str:
@@ -133,13 +129,10 @@ def _repeats_note(metrics: dict, key: str) -> str:
     if not key.startswith("auc_"):
         return ""
     classifier = (metrics.get("classifiers") or {}).get(key[len("auc_") :]) or {}
-    repeats = [r for r in classifier.get("repeats") or [] if _number(r)]
+    repeats = classifier.get("repeats") or []
     if len(repeats) < 2:
         return ""
-    mean = classifier.get("auc_mean")
-    spread = classifier.get("auc_spread")
-    mean = mean if _number(mean) else float(np.mean(repeats))
-    spread = spread if _number(spread) else float(np.std(repeats, ddof=1))
+    mean, spread = classifier["auc_mean"], classifier["auc_spread"]
     return f"{len(repeats)} trainings: mean {mean:.4f}, spread {spread:.4f}"
 
 
@@ -175,7 +168,7 @@ def _summary_table(metrics: dict, specs) -> str:
         + [f"{metrics.get('n_generated_invalid', 0)} invalid generated showers excluded"],
     ]
     shifted = sorted(
-        (s for s in specs if rf.out_of_range_note(s.result)),
+        (s for s in specs if histograms.out_of_range_note(s.result)),
         key=lambda s: -abs(s.result.generated_out_of_range - s.result.reference_out_of_range),
     )
     if shifted:
@@ -275,9 +268,11 @@ def _worst_section(store: FigureStore, specs, floor_powers: dict) -> str:
     for rank, spec in enumerate(worst, start=1):
         power = spec.result.separation_power
         floor_power = floor_powers.get(spec.name)
-        fig = rf.histogram_figure(spec, floor_power, heading=f"rank {rank} by separation power")
+        fig = histograms.histogram_figure(
+            spec, floor_power, heading=f"rank {rank} by separation power"
+        )
         saved = store.save(fig, f"worst_{rank:02d}_{spec.name}", dpi=FULL_DPI)
-        label = rf.plain_label(spec.label)
+        label = histograms.plain_label(spec.label)
         row = [
             str(rank),
             f"<code>{html.escape(spec.name)}</code>",
@@ -341,7 +336,7 @@ def _group_members(specs) -> list[tuple[str, str, list]]:
 
 def _histogram_sections(store: FigureStore, specs, floor_powers: dict) -> str:
     parts = {True: [], False: []}
-    grids = rf.HistogramGrids()
+    grids = histograms.HistogramGrids()
     for key, title, members in _group_members(specs):
         official = getattr(members[0], "official", True)
         prefix = "hist" if official else "extra"
@@ -350,7 +345,7 @@ def _histogram_sections(store: FigureStore, specs, floor_powers: dict) -> str:
         heading = f"{title} ({len(members)} histograms, mean S = {mean_power:.4f})"
         tiled = grids.draw(members, heading, floor_powers)
         captions = [
-            f"{s.name}: {rf.plain_label(s.label)}, S = {s.result.separation_power:.4f}"
+            f"{s.name}: {histograms.plain_label(s.label)}, S = {s.result.separation_power:.4f}"
             for s in members
         ]
         ids = [f"hist-{s.name}" for s in members]
@@ -371,21 +366,21 @@ def _histogram_sections(store: FigureStore, specs, floor_powers: dict) -> str:
 
 
 def _energy_section(store: FigureStore, geometry, ref_features, gen_features) -> str:
-    bins, labels = rf.energy_bins(geometry, ref_features, gen_features)
+    bins, labels = energy.energy_bins(geometry, ref_features, gen_features)
     if not bins:
         return (
             "<h2 id='energy'>Key observables in bins of incident energy</h2><p>too few showers</p>"
         )
     dependence = store.save(
-        rf.energy_dependence_figure(bins, labels), "energy_dependence", FULL_DPI
+        energy.energy_dependence_figure(bins, labels), "energy_dependence", FULL_DPI
     )
-    tiled = rf.energy_bins_figure(bins, labels)
+    tiled = energy.energy_bins_figure(bins, labels)
     captions, ids = [], []
     for name in labels:
         for index, energy_bin in enumerate(bins):
             power = energy_bin.comparisons[name].separation_power
             captions.append(
-                f"{rf.plain_label(labels[name])}, E_inc {energy_bin.label}: S = {power:.4f}"
+                f"{histograms.plain_label(labels[name])}, E_inc {energy_bin.label}: S = {power:.4f}"
             )
             ids.append(f"energy-{name}-{index}")
     rows = []
@@ -412,7 +407,7 @@ def _energy_section(store: FigureStore, geometry, ref_features, gen_features) ->
         )
         rows.append(row)
     header = ["E_inc bin", "showers ref / gen"]
-    header += [f"mean {html.escape(rf.plain_label(labels[name]))}" for name in labels]
+    header += [f"mean {html.escape(histograms.plain_label(labels[name]))}" for name in labels]
     header += ["resolution &sigma;/&mu; of E_tot/E_inc", "S (response / depth / width)"]
     return (
         "<h2 id='energy'>Key observables in bins of incident energy</h2>"
@@ -434,7 +429,9 @@ def _energy_section(store: FigureStore, geometry, ref_features, gen_features) ->
 
 
 def _average_section(store: FigureStore, geometry, ref_summary, gen_summary) -> str:
-    figures = rf.average_shower_figures(geometry, ref_summary.mean_shower, gen_summary.mean_shower)
+    figures = showers.average_shower_figures(
+        geometry, ref_summary.mean_shower, gen_summary.mean_shower
+    )
     thumbs = []
     for key, caption in (
         ("reference", "average reference shower"),
@@ -446,12 +443,12 @@ def _average_section(store: FigureStore, geometry, ref_summary, gen_summary) -> 
             (_figure_thumb(saved, caption, "average"), f"{caption}: {_file_links(saved)}")
         )
     layer_radius = store.save(
-        rf.layer_radius_figure(geometry, ref_summary.mean_shower, gen_summary.mean_shower),
+        showers.layer_radius_figure(geometry, ref_summary.mean_shower, gen_summary.mean_shower),
         "average_shower_layer_r",
         FULL_DPI,
     )
     profile = store.save(
-        rf.longitudinal_profile_figure(geometry, ref_summary.features, gen_summary.features),
+        showers.longitudinal_profile_figure(geometry, ref_summary.features, gen_summary.features),
         "average_profiles",
         FULL_DPI,
     )

@@ -58,16 +58,17 @@ def image_tag(png_base64: str) -> str:
 
 def table_html(rows: list[tuple[str, str]]) -> str:
     """Rows of (label, value); values may hold HTML entities, labels are escaped."""
-    body = "".join(f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>" for k, v in rows)
-    return f"<table>{body}</table>"
+    return html_table(None, [[html.escape(k), v] for k, v in rows])
 
 
-def html_table(header: list[str], rows: list[list[str]], css_class: str = "") -> str:
-    """A table with a header row; header and cells are HTML (the caller escapes text)."""
-    head = "".join(f"<th>{cell}</th>" for cell in header)
+def html_table(header: list[str] | None, rows: list[list[str]], css_class: str = "") -> str:
+    """A table, with a header row unless ``header`` is None; header and cells are HTML (the
+    caller escapes text)."""
+    head = "".join(f"<th>{cell}</th>" for cell in header or [])
+    thead = f"<thead><tr>{head}</tr></thead>" if header is not None else ""
     body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
     attribute = f" class='{css_class}'" if css_class else ""
-    return f"<table{attribute}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f"<table{attribute}>{thead}<tbody>{body}</tbody></table>"
 
 
 def write_page(path, title: str, body: str, style: str = "", script: str = "") -> Path:
