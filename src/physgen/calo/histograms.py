@@ -117,6 +117,8 @@ def histogram_specs(
                     official=False,
                 )
             )
+    if geometry.pid != 11:
+        specs += _response_per_energy(geometry, rf, gf)
     voxel = HistogramSpec(
         "voxel_energy", "voxel energy [MeV]", None, None, voxel_edges, log_x=True, log_y=True
     )
@@ -132,4 +134,29 @@ def histogram_specs(
         ref.voxel_out_of_range,
         gen.voxel_out_of_range,
     )
+    return specs
+
+
+def _response_per_energy(geometry: Geometry, rf, gf) -> list[HistogramSpec]:
+    """Dataset 1's E_tot/E_inc at each of its discrete energies, as the official script makes
+    them: showers with E_inc in [2^k, 2^(k+1)) MeV for k = 8..22, 20 bins on [0.4, 1.4] (on
+    [0.9, 1.1] for photons above 2^11 MeV)."""
+    specs = []
+    for index, k in enumerate(range(8, 23)):
+        low, high = 2.0**k, 2.0 ** (k + 1)
+        narrow = index > 3 and geometry.pid == 22
+        edges = np.linspace(0.9, 1.1, 21) if narrow else np.linspace(0.4, 1.4, 21)
+        values = []
+        for features in (rf, gf):
+            energy = features.incident_energy.astype(np.float64)
+            chosen = (energy >= low) & (energy < high)
+            values.append(features.e_tot[chosen] / energy[chosen])
+        specs.append(
+            HistogramSpec(
+                f"etot_over_einc_e{int(low)}",
+                f"$E_{{tot}}/E_{{inc}}$ at {low:g} MeV",
+                *values,
+                edges,
+            )
+        )
     return specs
