@@ -207,9 +207,9 @@ def evaluate(
                 "reference file"
             )
         _, floor_file, n_floor, floor_warnings = _check_inputs(
-            floor, reference, geometry, lambda m: log(m.replace("warning: ", "warning: floor: ", 1))
+            floor, reference, geometry, lambda m: log(_as_floor(m.replace("warning: ", "", 1)))
         )
-        warnings += [f"floor: {w}" for w in floor_warnings]
+        warnings += [_as_floor(w)[len("warning: ") :] for w in floor_warnings]
         if n_floor < n:  # the floor must be measured at the same sample size
             message = f"the floor file holds {n_floor} showers: every file subsampled to {n_floor}"
             log(f"warning: {message}")
@@ -313,6 +313,11 @@ def excess_over_floor(metrics: dict, floor: dict) -> dict:
         if f"{key}_err" in metrics and f"{key}_err" in floor:
             excess[f"{key}_err"] = float(np.hypot(metrics[f"{key}_err"], floor[f"{key}_err"]))
     return excess
+
+
+def _as_floor(message: str) -> str:
+    # _check_inputs names its first file "generated": here it is the floor file
+    return "warning: floor: " + message.replace("generated", "floor file")
 
 
 def _compare(specs, ref_summary, gen_summary, geometry, config, progress, label) -> dict:
