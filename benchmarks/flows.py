@@ -47,18 +47,13 @@ def geant4_energies_mev(reference_energies: np.ndarray, n: int) -> np.ndarray:
 def geant4_timing(energies_mev: np.ndarray, seed: int = 99) -> dict:
     """CPU ms per shower of Geant4 on these energies (one process, after a warm-up event)
     with the default physics list, and what was timed."""
-    from physgen.calo.simulate import (
-        SimulationConfig,
-        _init_worker,
-        _simulate_chunk,
-        _worker_physics_info,
-    )
+    from physgen.calo.simulate import SimulationConfig, _simulate_chunk
 
     config = SimulationConfig(seed=seed)
-    with multiprocessing.get_context("spawn").Pool(1, _init_worker, (config,)) as pool:
-        pool.apply(_simulate_chunk, ((0, energies_mev[:1]),))  # warm-up
-        _, _, cpu_s, _ = pool.apply(_simulate_chunk, ((1, energies_mev),))
-        physics_list, g4_version = pool.apply(_worker_physics_info, (0,))
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        pool.apply(_simulate_chunk, (config, None, 0, energies_mev[:1]))  # warm-up
+        _, _, cpu_s, _, _, physics = pool.apply(_simulate_chunk, (config, None, 1, energies_mev))
+        physics_list, g4_version = physics
     return {
         "geant4_ms_per_shower": 1e3 * cpu_s / len(energies_mev),
         "geant4_physics_list": physics_list,

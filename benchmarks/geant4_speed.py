@@ -23,16 +23,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine, print_table, write_result  # noqa: E402
 from physgen.calo.features import compute_features  # noqa: E402
 from physgen.calo.geometry import get_geometry  # noqa: E402
-from physgen.calo.simulate import SimulationConfig, _init_worker, _simulate_chunk  # noqa: E402
+from physgen.calo.simulate import SimulationConfig, _simulate_chunk  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "calochallenge" / "g4-ds2-e-1-100GeV"
 DS2 = get_geometry("ds2")
 
 
 def _timed_showers(energy_gev: float, n: int, seed: int):
-    _init_worker(SimulationConfig(seed=seed))
-    _simulate_chunk((0, np.array([energy_gev * 1e3])))  # warm-up: physics tables, caches
-    _, showers, cpu_s, dropped = _simulate_chunk((1, np.full(n, energy_gev * 1e3)))
+    config = SimulationConfig(seed=seed)
+    _simulate_chunk(config, None, 0, np.array([energy_gev * 1e3]))  # warm-up: physics tables
+    _, showers, cpu_s, dropped, _, _ = _simulate_chunk(
+        config, None, 1, np.full(n, energy_gev * 1e3)
+    )
     return showers, cpu_s / n, dropped
 
 
@@ -139,8 +141,7 @@ def main() -> None:
 
 
 def _showers_at(energies_mev, seed):
-    _init_worker(SimulationConfig(seed=seed))
-    return _simulate_chunk((0, np.asarray(energies_mev)))[1]
+    return _simulate_chunk(SimulationConfig(seed=seed), None, 0, np.asarray(energies_mev))[1]
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from physgen.calo.geant4.validation import par04_showers, tungsten_block_contain
 from physgen.calo.geometry import get_geometry  # noqa: E402
 from physgen.calo.io import read_showers  # noqa: E402
 from physgen.calo.simulate import SimulationConfig, incident_energies_mev, simulate  # noqa: E402
+from physgen.core.errors import PhysgenInputError  # noqa: E402
 
 DS2 = get_geometry("ds2")
 
@@ -120,3 +121,66 @@ def test_energy_specs():
     for bad in ("0", "5:1", "a", "1:2:3"):
         with pytest.raises(PhysgenInputError, match="energy"):
             incident_energies_mev(bad, "uniform", 2, 1)
+
+
+def test_simulate_on_a_dask_scheduler_gives_the_local_file(tmp_path):
+    from distributed import LocalCluster
+
+    config = SimulationConfig(energy_gev="1:3", n_events=6, seed=4, chunk_size=2)
+    simulate(config, tmp_path / "local.h5", jobs=1, progress=False)
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
+        simulate(
+            config, tmp_path / "remote.h5", scheduler=cluster.scheduler_address, progress=False
+        )
+    assert np.array_equal(
+        read_showers(tmp_path / "local.h5")[1], read_showers(tmp_path / "remote.h5")[1]
+    )
+
+
+def test_fast_sim_hands_entering_electrons_to_the_surrogate(tmp_path):
+    """Inside the Geant4 run, each electron reaching the calorimeter face is replaced by the
+    surrogate's shower for its energy, seeded from the event: deposited through the readout,
+    the voxels are those the model generates alone."""
+    import h5py
+    import torch
+
+    from physgen.calo.geant4.engine import event_seeds
+    from physgen.calo.models import SHOWER_MODELS
+    from physgen.calo.models.base import generate_showers
+    from physgen.calo.models.latent import LatentFlowConfig
+    from physgen.core.run import Run
+    from physgen.core.training import TrainingConfig
+    from physgen.models.flows import FlowConfig
+    from synthetic import showers
+
+    energies, deposits = showers(120, n_voxels=DS2.n_voxels)
+    config = LatentFlowConfig(
+        geometry="ds2",
+        latent_components=4,
+        flow=FlowConfig(transforms=2, hidden=(16,), bins=4),
+        training=TrainingConfig(epochs=1, batch_size=60, patience=None),
+    )
+    model = SHOWER_MODELS.build(config)
+    model.fit(
+        torch.as_tensor(deposits), torch.as_tensor(energies).reshape(-1, 1), Run(progress=False)
+    )
+    run = tmp_path / "run"
+    run.mkdir()
+    model.save(run / "model.pt")
+
+    sim = SimulationConfig(energy_gev="2:20", n_events=3, seed=4, chunk_size=3, fast_sim=str(run))
+    result = simulate(sim, tmp_path / "fast.h5", progress=False)
+    assert result["fast_sim"]["handed_over"] == 3
+    incident, fast = read_showers(tmp_path / "fast.h5")
+    alone = np.stack(
+        [
+            generate_showers(model, incident[i : i + 1], batch_size=1, seed=event_seeds(4, i)[0])[0]
+            for i in range(3)
+        ]
+    )
+    assert np.allclose(fast, alone, rtol=1e-5, atol=1e-6)
+    with h5py.File(tmp_path / "fast.h5") as h5:
+        assert h5.attrs["fast_sim_handed_over"] == 3
+        assert h5.attrs["sim_fast_sim"] == str(run)
+    with pytest.raises(PhysgenInputError, match="no model.pt"):
+        SimulationConfig(fast_sim=str(tmp_path)).validate()

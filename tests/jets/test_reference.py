@@ -42,11 +42,11 @@ def test_parton_and_final_states_conserve_the_beam_four_momentum():
             np.testing.assert_allclose(ak.to_numpy(ak.sum(component, axis=1)), 0.0, atol=1e-3)
 
 
-def simulate(tmp_path, name, **settings):
+def simulate(tmp_path, name, jobs=1, **settings):
     from physgen.jets.simulate import JetSimulationConfig, simulate_jets
 
     config = JetSimulationConfig(**{"n": 150, "seed": 5, "chunk_events": 40, **settings})
-    simulate_jets(config, tmp_path / name, progress=False)
+    simulate_jets(config, tmp_path / name, progress=False, jobs=jobs)
     with h5py.File(tmp_path / name) as h5:
         return {key: h5[key][:] for key in h5}, dict(h5.attrs)
 
@@ -71,6 +71,14 @@ def test_pairs_are_deterministic_per_seed_and_physical(tmp_path):
     assert "HardQCD:all = on" in attrs["pythia_settings"]
     other, _ = simulate(tmp_path, "c.h5", seed=6)
     assert not np.array_equal(other["parton_jets"], parton)
+
+
+def test_chunks_sharded_over_two_dask_workers_give_the_same_file(tmp_path):
+    pytest.importorskip("distributed")
+    local, _ = simulate(tmp_path, "local.h5")
+    sharded, attrs = simulate(tmp_path, "sharded.h5", jobs=2)
+    for key in local:
+        np.testing.assert_array_equal(sharded[key], local[key])
 
 
 def test_a_killed_run_resumes_to_the_same_file(tmp_path, monkeypatch):

@@ -114,7 +114,25 @@ def plot(file, out_dir, geometry, overwrite):
 )
 @click.option("--seed", default=1, show_default=True, type=int, help="Random seed of the sample.")
 @click.option(
-    "--jobs", default=1, show_default=True, type=click.IntRange(min=1), help="Worker processes."
+    "--jobs",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Worker processes of a local Dask cluster (ignored with --scheduler).",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    help="Address of a running Dask scheduler (tcp://HOST:8786, e.g. of a dask-jobqueue "
+    "SLURMCluster): chunks run on its workers; the file is the same as a local run's.",
+)
+@click.option(
+    "--fast-sim",
+    "fast_sim",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="A trained run folder: its surrogate simulates every e-/e+/photon entering the "
+    "calorimeter inside the Geant4 run (docs/deploy.md).",
 )
 @click.option("--out", type=click.Path(path_type=Path), help="Output CaloChallenge HDF5 file.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted or shorter run of --out.")
@@ -153,6 +171,8 @@ def simulate(
     n_events,
     seed,
     jobs,
+    scheduler,
+    fast_sim,
     out,
     resume,
     preset,
@@ -187,6 +207,7 @@ def simulate(
                 resume=True,
                 command_line=command_line,
                 log=lambda m: click.echo(m, err=True),
+                scheduler=scheduler,
             )
             _report(path, result)
         return
@@ -202,6 +223,7 @@ def simulate(
         sampling_fraction=sampling_fraction,
         physics=physics,
         chunk_size=chunk_size,
+        fast_sim=str(fast_sim.resolve()) if fast_sim is not None else "",
     )
     result = run_simulation(
         config,
@@ -210,6 +232,7 @@ def simulate(
         resume=resume,
         command_line=command_line,
         log=lambda m: click.echo(m, err=True),
+        scheduler=scheduler,
     )
     _report(out, result)
 
@@ -470,3 +493,45 @@ def generate(run_dir, energies, n_events, batch_size, seed, out, device, sampler
         f"({1e3 * result['wall_s'] / result['n_showers']:.3f} ms per shower at batch "
         f"{batch_size})"
     )
+
+
+@calo.command()
+@click.option(
+    "--run",
+    "run_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Run directory written by `physgen calo train`.",
+)
+@click.option(
+    "--onnx",
+    "onnx_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Output ONNX file (inputs incident_energy (N,1) MeV and noise (N,W); output showers "
+    "(N, voxels) MeV).",
+)
+@click.option("--sampler", default=None, help="diffusion / flow matching: the sampler to unroll.")
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="Its number of steps.")
+@click.option(
+    "--network-only",
+    is_flag=True,
+    help="Diffusion / flow matching: export the network alone (the sampler loop runs outside).",
+)
+@click.option(
+    "--check",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Showers on which onnxruntime is compared with torch after the export (0: none).",
+)
+@overwrite_option
+@friendly_errors
+def export(run_dir, onnx_path, sampler, steps, network_only, check, overwrite):
+    """Export a trained shower model as one ONNX graph (docs/deploy.md)."""
+    from physgen.calo.training_run import export_run
+    from physgen.core.outputs import check_output
+
+    check_output(onnx_path, overwrite, [Path(run_dir) / "model.pt"])
+    result = export_run(run_dir, onnx_path, sampler, steps, network_only, check)
+    click.echo(json.dumps(result, indent=2))

@@ -1,15 +1,19 @@
 """Reference showers from Geant4 in the CaloChallenge format (``physgen calo simulate``).
 
-Events are simulated in chunks by worker processes (Geant4's multi-threaded run managers
-deadlock under Python) and appended in order to ``OUT.partial``; the file is renamed to
-OUT when the requested count is reached. A killed run keeps every finished chunk, and
-``resume=True`` continues it. Each event is seeded from (seed, event index), so the output
-is bit-identical for any number of jobs.
+Events are simulated in chunks (shards) by worker processes of a Dask cluster
+(core.cluster: a local one of ``jobs`` processes, or the one at ``scheduler``; Geant4's
+multi-threaded run managers deadlock under Python, and Geant4 starts once per process) and
+appended in order to ``OUT.partial``; the file is renamed to OUT when the requested count is
+reached. A killed run keeps every finished chunk, and ``resume=True`` continues it. Each event
+is seeded from (seed, event index), so the output is bit-identical for any number of jobs or
+workers, and a chunk retried after its worker died is the same chunk. With ``fast_sim`` (a
+trained run folder) the surrogate takes over the showers inside the Geant4 run
+(calo.geant4.fast_sim).
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import contextlib
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -21,6 +25,7 @@ from tqdm import tqdm
 from physgen import __version__
 from physgen.calo.geometry import get_geometry
 from physgen.calo.io import ShowerWriter, open_shower_file
+from physgen.core.cluster import run_shards
 from physgen.core.errors import PhysgenInputError
 
 SPECTRA = ("log-uniform", "uniform")
@@ -39,6 +44,7 @@ class SimulationConfig:
     physics: str = "auto"  # "auto", "data-free-em" or a Geant4 reference list name
     cut_mm: float = 0.7
     chunk_size: int = 50
+    fast_sim: str = ""  # a trained run folder: its surrogate simulates the EM showers
 
     def validate(self) -> None:
         if self.geometry not in ("ds2", "ds3"):
@@ -57,6 +63,11 @@ class SimulationConfig:
         if not 0 < self.sampling_fraction <= 1:
             raise PhysgenInputError("the sampling fraction must be in (0, 1]")
         incident_energies_mev(self.energy_gev, self.spectrum, 1, self.seed)
+        if self.fast_sim and not (Path(self.fast_sim) / "model.pt").is_file():
+            raise PhysgenInputError(
+                f"--fast-sim {self.fast_sim}: no model.pt there; train one with `physgen calo "
+                "train`"
+            )
 
 
 def incident_energies_mev(spec: str, spectrum: str, n_events: int, seed: int) -> np.ndarray:
@@ -90,6 +101,8 @@ def incident_energies_mev(spec: str, spectrum: str, n_events: int, seed: int) ->
 
 
 # --- worker side -------------------------------------------------------------------------
+# One Geant4 engine per worker process, started by its first chunk (a failure then reaches
+# the driver as that chunk's error) and kept for the chunks of the same settings.
 _WORKER: dict = {}
 
 
@@ -103,17 +116,15 @@ def _silence_geant4(log_path: str | None) -> None:
     sys.stdout = sys.stderr = open(target, "w", buffering=1, closefd=False)
 
 
-def _init_worker(config: SimulationConfig, log_path: str | None = None) -> None:
-    """Pool initializer: only remembers the settings. Geant4 starts on the first task
-    (``_engine``), so that a failure reaches the parent as that task's error; a failing
-    initializer would make the pool restart the worker forever."""
-    _WORKER.clear()
-    _WORKER.update(config=config, log_path=log_path)
+def _engine_key(config: SimulationConfig) -> tuple:
+    """The settings the Geant4 application depends on (seeds and energies come per event)."""
+    return (config.geometry, config.particle, config.physics, config.cut_mm, config.fast_sim,
+            config.sampling_fraction)  # fmt: skip
 
 
-def _engine():
-    if "engine" not in _WORKER:
-        _start_geant4(_WORKER["config"], _WORKER["log_path"])
+def _engine(config: SimulationConfig, log_path: str | None):
+    if _WORKER.get("key") != _engine_key(config):
+        _start_geant4(config, log_path)
     return _WORKER["engine"]
 
 
@@ -126,9 +137,17 @@ def _start_geant4(config: SimulationConfig, log_path: str | None) -> None:
     hits: list = []
     showers: list = []
     dropped: list = []
-    binner = HitBinner(get_geometry(config.geometry), layout.n_layers)
+    geometry = get_geometry(config.geometry)
+    binner = HitBinner(geometry, layout.n_layers)
+    fast = None
+    if config.fast_sim:
+        from physgen.calo.geant4.fast_sim import FastShowerSimulation
+
+        fast = FastShowerSimulation(config.fast_sim, geometry, config.sampling_fraction)
 
     def on_event():
+        if fast is not None:
+            fast.deposit(hits, binner.sensitive_per_readout, _WORKER["engine"].current_seeds[0])
         shower, dropped_mev = binner.bin(np.asarray(hits, dtype=np.float64).reshape(-1, 4))
         showers.append(shower)
         dropped.append(dropped_mev)
@@ -142,32 +161,44 @@ def _start_geant4(config: SimulationConfig, log_path: str | None) -> None:
         physics=config.physics,
         cut_mm=config.cut_mm,
         on_event=on_event,
+        stepping_action=None if fast is None else fast.stepping_action,
     )
-    _WORKER.update(engine=engine, showers=showers, dropped=dropped, config=config)
+    _WORKER.update(
+        engine=engine, showers=showers, dropped=dropped, key=_engine_key(config), fast=fast
+    )
 
 
-def _simulate_chunk(task: tuple[int, np.ndarray]) -> tuple[int, np.ndarray, float, np.ndarray]:
-    """Simulate events start, start+1, ...: (start, scaled showers, CPU s, dropped Si MeV)."""
+def _simulate_chunk(config: SimulationConfig, log_path: str | None, start: int, energies_mev):
+    """Simulate events start, start+1, ...: (start, scaled showers, CPU s, dropped Si MeV,
+    fast-simulation counts of this chunk, (physics list, Geant4 version))."""
     from physgen.calo.geant4.engine import event_seeds
 
-    start, energies_mev = task
-    config: SimulationConfig = _WORKER["config"]
-    engine = _engine()
+    engine = _engine(config, log_path)
     _WORKER["showers"].clear()
     _WORKER["dropped"].clear()
+    fast = _WORKER["fast"]
+    before = (fast.handed_over, fast.surrogate_s) if fast is not None else (0, 0.0)
     cpu_start = time.process_time()
     seeds = [event_seeds(config.seed, start + i) for i in range(len(energies_mev))]
     engine.shoot(energies_mev, seeds)
     cpu_seconds = time.process_time() - cpu_start
     scaled = np.stack(_WORKER["showers"]) / config.sampling_fraction
-    return start, scaled.astype(np.float32), cpu_seconds, np.array(_WORKER["dropped"])
+    counts = {}
+    if fast is not None:
+        counts = {
+            "handed_over": fast.handed_over - before[0],
+            "surrogate_s": fast.surrogate_s - before[1],
+            "max_angle_rad": fast.max_angle_rad,
+        }
+    dropped = np.array(_WORKER["dropped"])
+    return start, scaled.astype(np.float32), cpu_seconds, dropped, counts, _physics_info(engine)
 
 
-def _worker_physics_info(_) -> tuple[str, str]:
+def _physics_info(engine) -> tuple[str, str]:
     from physgen.calo.geant4.em_physics import PHYSICS_LIST_NAME
     from physgen.calo.geant4.runtime import geant4_version
 
-    name = _engine().physics_name
+    name = engine.physics_name
     return (PHYSICS_LIST_NAME if name == "data-free-em" else name), geant4_version()
 
 
@@ -203,7 +234,7 @@ def _check_writable(out: Path) -> None:
 
 
 def _from_workers(call, log_path: str):
-    """``call()`` on the pool; a worker's error stops the command with that error."""
+    """``call()`` on the cluster; a worker's error stops the command with that error."""
     try:
         return call()
     except PhysgenInputError:
@@ -239,8 +270,10 @@ def simulate(
     command_line: str = "",
     progress: bool = True,
     log=print,
+    scheduler: str | None = None,
 ) -> dict:
-    """Simulate ``config.n_events`` showers into ``out``; returns timing figures."""
+    """Simulate ``config.n_events`` showers into ``out`` on ``jobs`` local worker processes or
+    the Dask scheduler at ``scheduler``; returns timing figures."""
     config.validate()
     if config.physics not in ("auto", "data-free-em"):
         from physgen.calo.geant4.runtime import STANDARD_DATA_VARIABLES, real_data_available
@@ -277,48 +310,62 @@ def simulate(
     energies = incident_energies_mev(
         config.energy_gev, config.spectrum, config.n_events, config.seed
     )
-    context = multiprocessing.get_context("spawn")
-    wall_start = time.perf_counter()
-    cpu_total = 0.0
+    first = open_shower_file(partial).n_events if partial.exists() else 0
+    if first:
+        log(f"resuming {partial}: {first} of {config.n_events} showers already done")
     log_path = str(out.with_name(out.name + ".geant4.log"))
-    with context.Pool(jobs, initializer=_init_worker, initargs=(config, log_path)) as pool:
-        physics_list, g4_version = _from_workers(
-            lambda: pool.map(_worker_physics_info, [0])[0], log_path
-        )
-        if "data-free" in physics_list:
-            log(
-                "Geant4 data sets not found: using the data-free EM physics list "
-                "(recorded in the file attributes)"
+    shards = [
+        (config, log_path, start, energies[start : min(start + config.chunk_size, config.n_events)])
+        for start in range(first, config.n_events, config.chunk_size)
+    ]
+    wall_start = time.perf_counter()
+    cpu_total, fast_totals, physics = 0.0, {"handed_over": 0, "surrogate_s": 0.0}, None
+    with (
+        contextlib.ExitStack() as stack,
+        tqdm(
+            total=config.n_events,
+            initial=first,
+            unit="shower",
+            disable=not progress,
+            desc=f"Geant4 {config.particle} {config.geometry}"
+            + (" fast-sim" if config.fast_sim else ""),
+            smoothing=0.1,
+        ) as bar,
+    ):
+        writer = None
+        results = run_shards(_simulate_chunk, shards, jobs, scheduler)
+        stack.callback(results.close)
+        while (chunk := _from_workers(lambda: next(results, None), log_path)) is not None:
+            start, showers, cpu_seconds, _, counts, physics = chunk
+            if writer is None:
+                if "data-free" in physics[0]:
+                    log(
+                        "Geant4 data sets not found: using the data-free EM physics list "
+                        "(recorded in the file attributes)"
+                    )
+                attrs = _file_attrs(config, *physics, command_line)
+                writer = stack.enter_context(
+                    ShowerWriter(partial, geometry.n_voxels, attrs, atomic=False, resume=first > 0)
+                )
+            writer.append(energies[start : start + len(showers)], showers)
+            cpu_total += cpu_seconds
+            for key in fast_totals:
+                fast_totals[key] += counts.get(key, 0)
+            fast_totals["max_angle_rad"] = max(
+                fast_totals.get("max_angle_rad", 0.0), counts.get("max_angle_rad", 0.0)
             )
-        attrs = _file_attrs(config, physics_list, g4_version, command_line)
-        with ShowerWriter(partial, geometry.n_voxels, attrs, atomic=False, resume=resume) as writer:
-            first = writer.n_events
-            if first:
-                log(f"resuming {partial}: {first} of {config.n_events} showers already done")
-            tasks = [
-                (start, energies[start : min(start + config.chunk_size, config.n_events)])
-                for start in range(first, config.n_events, config.chunk_size)
-            ]
-            with tqdm(
-                total=config.n_events,
-                initial=first,
-                unit="shower",
-                disable=not progress,
-                desc=f"Geant4 {config.particle} {config.geometry}",
-                smoothing=0.1,
-            ) as bar:
-                results = pool.imap(_simulate_chunk, tasks)
-                while (chunk := _from_workers(lambda: next(results, None), log_path)) is not None:
-                    start, showers, cpu_seconds, _ = chunk
-                    writer.append(energies[start : start + len(showers)], showers)
-                    cpu_total += cpu_seconds
-                    bar.update(len(showers))
-            n_simulated = writer.n_events - first
+            bar.update(len(showers))
+        if writer is not None and config.fast_sim:
+            writer.set_attrs({f"fast_sim_{k}": v for k, v in fast_totals.items()})
+        n_simulated = config.n_events - first
     os.replace(partial, out)
-    return {
+    result = {
         "n_simulated": n_simulated,
         "wall_s": time.perf_counter() - wall_start,
         "cpu_s": cpu_total,
-        "physics_list": physics_list,
-        "geant4_version": g4_version,
+        "physics_list": physics[0] if physics else None,
+        "geant4_version": physics[1] if physics else None,
     }
+    if config.fast_sim:
+        result["fast_sim"] = fast_totals
+    return result

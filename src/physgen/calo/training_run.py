@@ -136,3 +136,27 @@ def generate_run(
 def _choose_sampler(model: ShowerModel, sampler: str | None, steps: int | None) -> None:
     if sampler is not None or steps is not None:
         model.choose_sampler(sampler, steps)
+
+
+def export_run(
+    run_dir,
+    onnx_path,
+    sampler: str | None = None,
+    steps: int | None = None,
+    network_only: bool = False,
+    check: int = 1000,
+    seed: int = 0,
+) -> dict:
+    """Export the run's model to ONNX and, with ``check`` > 0, compare onnxruntime with torch
+    on that many showers at incident energies log-uniform in 1-100 GeV."""
+    from physgen.calo.export import check_parity, export_shower_model
+
+    model = SHOWER_MODELS.load(Run(run_dir).require_model("physgen calo train"))
+    _choose_sampler(model, sampler, steps)
+    started = time.perf_counter()
+    result = export_shower_model(model, onnx_path, network_only)
+    result["export_s"] = time.perf_counter() - started
+    if check and not network_only:
+        energies = _incident_energies("1:100", check, seed)
+        result["parity"] = check_parity(model, onnx_path, energies, seed)
+    return result

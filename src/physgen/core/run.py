@@ -17,6 +17,7 @@ import time
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 
+from physgen.core import distributed as ddp
 from physgen.core.atomic import write_json_atomic
 from physgen.core.errors import PhysgenInputError
 from physgen.core.provenance import software_versions
@@ -42,7 +43,10 @@ class Run:
 
     def start(self, config, seed: int, data=None, **details) -> None:
         """Create the folder and write ``run.json``; an existing trained model is kept unless
-        the run resumes."""
+        the run resumes. Under torchrun rank 0 writes and the others wait."""
+        if not ddp.is_main():
+            ddp.barrier()
+            return
         if self.model_path.exists() and not self.resume:
             raise PhysgenInputError(
                 f"{self.path} already holds a trained model; choose another --out"
@@ -62,12 +66,16 @@ class Run:
             **details,
         }
         write_json_atomic(self.path / self.RECORD, record)
+        ddp.barrier()
 
     def finish(self, model, history: dict, **summary) -> dict:
-        """Save the model and write ``training.json``; returns what it wrote."""
-        model.save(self.model_path)
+        """Save the model and write ``training.json``; returns what it wrote. Under torchrun
+        rank 0 writes, and every rank returns once the files exist."""
         record = {**summary, "history": history}
-        write_json_atomic(self.path / self.HISTORY, record)
+        if ddp.is_main():
+            model.save(self.model_path)
+            write_json_atomic(self.path / self.HISTORY, record)
+        ddp.barrier()
         return record
 
     @staticmethod

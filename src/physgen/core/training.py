@@ -21,6 +21,7 @@ import torch
 from pydantic import Field
 from tqdm import tqdm
 
+from physgen.core import distributed as ddp
 from physgen.core.atomic import atomic_path
 from physgen.core.config import settings
 from physgen.core.errors import PhysgenInputError, TrainingDiverged
@@ -105,7 +106,11 @@ def fit(
     The best model (lowest validation loss) is loaded into ``model`` at the end. With a
     ``run_dir``, ``checkpoint.pt`` is written atomically after every epoch. Returns the
     history: per-epoch train/validation loss, learning rate, seconds.
+
+    Under ``torchrun`` (core.distributed) every rank trains on its shard of each global batch
+    of ``config.batch_size`` rows and rank 0 alone writes the checkpoint.
     """
+    config = _distributed_config(config)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     model.to(config.device)
@@ -129,21 +134,23 @@ def fit(
     checkpoint = Path(run_dir) / "checkpoint.pt" if run_dir is not None else None
     if resume:
         state = _restore(checkpoint, model, optimizer, scheduler, rng, config) or state
+    _seed_rank(config, state["epoch"])
+    compute_loss = ddp.wrap_loss(model, loss_fn)
     model.train()
     bar = tqdm(
         total=config.epochs,
         initial=state["epoch"],
         desc=description,
         unit="epoch",
-        disable=not progress,
+        disable=not progress or not ddp.is_main(),
     )
     while state["epoch"] < config.epochs:
         started = time.perf_counter()
         running, seen = 0.0, 0
-        for batch in _batches(
-            tensors, rng.permutation(train_index), config.batch_size, config.device
-        ):
-            loss = loss_fn(model, *batch)
+        order = rng.permutation(train_index)  # drawn on every rank: the streams stay equal
+        local_order, local_batch = _shard(order, train_index, config, state["epoch"])
+        for batch in _batches(tensors, local_order, local_batch, config.device):
+            loss = compute_loss(*batch)
             if not torch.isfinite(loss):
                 state["skipped"] += 1
                 if config.nan_policy == "stop" or state["skipped"] > config.max_skipped_batches:
@@ -162,6 +169,7 @@ def fit(
             scheduler.step()
             running += loss.item() * len(batch[0])
             seen += len(batch[0])
+        running, seen = ddp.all_sum([running, seen])
         train_loss = running / max(seen, 1)
         val_loss = _validation_loss(model, loss_fn, tensors, val_index, config)
         monitored = val_loss if n_val else train_loss
@@ -188,7 +196,9 @@ def fit(
             samples_s=f"{seen / state['history'][-1]['seconds']:.0f}",
         )
         if checkpoint is not None:
-            _save_checkpoint(checkpoint, model, optimizer, scheduler, state, rng, config)
+            if ddp.is_main():
+                _save_checkpoint(checkpoint, model, optimizer, scheduler, state, rng, config)
+            ddp.barrier()
         if config.patience is not None and state["stale"] >= config.patience:
             break
     bar.close()
@@ -202,6 +212,48 @@ def fit(
         "skipped_batches": state["skipped"],
         "config": asdict(config),
     }
+
+
+def _distributed_config(config):
+    """The config of this rank under torchrun (its own GPU), after joining the group."""
+    if not ddp.is_distributed():
+        return config
+    from dataclasses import replace
+
+    config = replace(config, device=ddp.local_device(config.device))
+    ddp.init(config.device)
+    return config
+
+
+def _seed_rank(config, epoch: int) -> None:
+    """Under torchrun, each rank's own torch stream (noise levels, dequantisation) from
+    (seed, rank, epoch): ranks draw independent numbers, and a resumed run reseeds them."""
+    if ddp.is_distributed():
+        words = np.random.SeedSequence([config.seed, ddp.rank(), epoch]).generate_state(
+            1, np.uint64
+        )
+        torch.manual_seed(int(words[0] >> np.uint64(1)))
+
+
+def _shard(order: np.ndarray, train_index: np.ndarray, config, epoch: int):
+    """(rows of this rank in this epoch, local batch size): all rows and the batch size in one
+    process; under torchrun a DistributedSampler's share of the epoch's permutation and
+    batch_size // world rows a step, so that a step's global batch is batch_size rows."""
+    if not ddp.is_distributed():
+        return order, config.batch_size
+    from torch.utils.data import DistributedSampler
+
+    world = ddp.world_size()
+    if config.batch_size < world:
+        raise PhysgenInputError(
+            f"batch_size {config.batch_size} is smaller than the {world} processes of torchrun: "
+            "each process needs at least one row a step"
+        )
+    sampler = DistributedSampler(
+        range(len(train_index)), num_replicas=world, rank=ddp.rank(), shuffle=False
+    )
+    sampler.set_epoch(epoch)
+    return order[list(sampler)], config.batch_size // world
 
 
 def _restore(checkpoint, model, optimizer, scheduler, rng, config, generators=None):
@@ -281,7 +333,10 @@ def optimize(
     """Minimise ``step_loss(step) -> (loss, metrics)`` for ``config.steps`` steps, with the same
     checkpointing, resume, NaN guard and progress bar as ``fit``. ``generators``: the random
     generators ``step_loss`` draws from, saved in the checkpoint so that a resume continues
-    their streams. Returns the history."""
+    their streams. Returns the history. Under ``torchrun`` each rank computes its own loss
+    (its own samples where ``step_loss`` draws from the global stream), the gradients are
+    averaged by DDP, and rank 0 alone writes the checkpoint."""
+    config = _distributed_config(config)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     model.to(config.device)
@@ -291,16 +346,27 @@ def optimize(
     checkpoint = Path(run_dir) / "checkpoint.pt" if run_dir is not None else None
     if resume:
         state = _restore(checkpoint, model, optimizer, scheduler, rng, config, generators) or state
+    _seed_rank(config, state["epoch"])
+    last_metrics: dict = {}
+
+    def loss_of(_, step):
+        loss, metrics = step_loss(step)
+        last_metrics.clear()
+        last_metrics.update(metrics)
+        return loss
+
+    compute_loss = ddp.wrap_loss(model, loss_of)
     bar = tqdm(
         total=config.steps,
         initial=state["epoch"],
         desc=description,
         unit="step",
-        disable=not progress,
+        disable=not progress or not ddp.is_main(),
     )
     started = time.perf_counter()
     while state["epoch"] < config.steps:
-        loss, metrics = step_loss(state["epoch"])
+        loss = compute_loss(state["epoch"])
+        metrics = dict(last_metrics)
         optimizer.zero_grad(set_to_none=True)
         if not torch.isfinite(loss):
             state["skipped"] += 1
@@ -323,9 +389,11 @@ def optimize(
         if checkpoint is not None and (
             state["epoch"] % config.checkpoint_every == 0 or state["epoch"] == config.steps
         ):
-            _save_checkpoint(
-                checkpoint, model, optimizer, scheduler, state, rng, config, generators
-            )
+            if ddp.is_main():
+                _save_checkpoint(
+                    checkpoint, model, optimizer, scheduler, state, rng, config, generators
+                )
+            ddp.barrier()
     bar.close()
     return {
         "history": state["history"],

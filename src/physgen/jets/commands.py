@@ -62,9 +62,31 @@ def jets():
 @click.option("--no-mpi", is_flag=True, help="pairs: switch off multiparton interactions.")
 @click.option("--chunk-events", default=500, show_default=True, type=click.IntRange(min=1))
 @click.option("--resume", is_flag=True, help="Continue OUT.partial left by a killed run.")
+@click.option(
+    "--jobs",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Worker processes of a local Dask cluster (1: in this process).",
+)
+@click.option(
+    "--scheduler", default=None, help="Address of a running Dask scheduler (tcp://HOST:8786)."
+)
 @friendly_errors
 def simulate(
-    task, n_rows, seed, out, jet_type, pt_hat_min, biased, detector, no_mpi, chunk_events, resume
+    task,
+    n_rows,
+    seed,
+    out,
+    jet_type,
+    pt_hat_min,
+    biased,
+    detector,
+    no_mpi,
+    chunk_events,
+    resume,
+    jobs,
+    scheduler,
 ):
     """Generate reference jets with Pythia 8 (pp, 13 TeV) and FastJet."""
     from physgen.jets.simulate import JetSimulationConfig, simulate_jets
@@ -80,7 +102,14 @@ def simulate(
         detector=detector,
         jet_type=jet_type,
     )
-    result = simulate_jets(config, out, resume=resume, command_line=" ".join(sys.argv))
+    result = simulate_jets(
+        config,
+        out,
+        resume=resume,
+        command_line=" ".join(sys.argv),
+        jobs=jobs,
+        scheduler=scheduler,
+    )
     click.echo(
         f"wrote {result['rows']} {task} to {result['path']} "
         f"({result['rows_per_s']:.0f} per second in this run)"

@@ -1,11 +1,14 @@
 """``physgen jets simulate``: Pythia 8 + FastJet reference data, chunk by chunk, resumable.
 
 Chunk k of a run holds ``chunk_events`` events generated with a Pythia seeded from (seed, k);
-the output is therefore the same for a run done at once, resumed after a kill, or extended.
+the output is therefore the same for a run done at once, resumed after a kill, extended, or
+sharded over ``jobs`` worker processes or the workers of a Dask ``scheduler`` (core.cluster:
+chunks run ahead on the workers and are written in order).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from dataclasses import asdict, dataclass
@@ -15,6 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from physgen import __version__
+from physgen.core.cluster import run_shards
 from physgen.core.errors import PhysgenInputError
 from physgen.core.h5_table import ResumableTable
 from physgen.jets.pythia import chunk_seed, generate_records
@@ -87,8 +91,24 @@ def _chunk_rows(config: JetSimulationConfig, chunk: int) -> dict:
     return emulation_pairs(records, detector_rng=detector_rng if config.detector else None)
 
 
+def _chunks(config: JetSimulationConfig, first: int, jobs: int, scheduler: str | None):
+    """The rows of chunks first, first + 1, ... (open-ended: the caller stops reading)."""
+    if jobs == 1 and scheduler is None:
+        yield from (_chunk_rows(config, k) for k in itertools.count(first))
+        return
+    yield from run_shards(
+        _chunk_rows, ((config, k) for k in itertools.count(first)), jobs, scheduler
+    )
+
+
 def simulate_jets(
-    config: JetSimulationConfig, out, resume: bool = False, command_line: str = "", progress=True
+    config: JetSimulationConfig,
+    out,
+    resume: bool = False,
+    command_line: str = "",
+    progress=True,
+    jobs: int = 1,
+    scheduler: str | None = None,
 ) -> dict:
     """Write ``config.n`` rows to ``out``; returns rows, events, seconds and rows per second."""
     config.validate()
@@ -109,11 +129,15 @@ def simulate_jets(
         with tqdm(
             total=config.n, initial=initial_rows, unit=config.task[:-1], disable=not progress
         ) as bar:
-            while table.n_rows < config.n:
-                before = table.n_rows
-                table.append(_chunk_rows(config, table.chunks_done))
-                events += config.chunk_events
-                bar.update(min(table.n_rows, config.n) - before)
+            chunks = _chunks(config, table.chunks_done, jobs, scheduler)
+            try:
+                while table.n_rows < config.n:
+                    before = table.n_rows
+                    table.append(next(chunks))
+                    events += config.chunk_events
+                    bar.update(min(table.n_rows, config.n) - before)
+            finally:
+                chunks.close()
         seconds = time.perf_counter() - started
         path = table.finish(config.n, {"events_generated": table.chunks_done * config.chunk_events})
     finally:

@@ -60,7 +60,7 @@ class CouplingLayer(nn.Module):
 
     def _transform(self, x_kept, context):
         params = self.net(torch.cat([x_kept, context], 1) if context is not None else x_kept)
-        params = params.view(len(x_kept), len(self.changed), -1)
+        params = params.view(x_kept.shape[0], len(self.changed), -1)
         if self.spline:
             k = self.bins
             return zuko.transforms.MonotonicRQSTransform(
@@ -131,7 +131,7 @@ class ConditionalFlow(nn.Module):
 
     def to_latent(self, x: torch.Tensor, c: torch.Tensor | None = None):
         """x -> (z, log|det dz/dx|): preprocessing, then the flow's transforms."""
-        ladj = torch.zeros(len(x), dtype=x.dtype, device=x.device)
+        ladj = torch.zeros(x.shape[0], dtype=x.dtype, device=x.device)
         if self.preprocessing is not None:
             x, ladj = self.preprocessing(x)
         if self.autoregressive is not None:
@@ -168,7 +168,7 @@ class ConditionalFlow(nn.Module):
     @torch.no_grad()
     def sample(self, c: torch.Tensor, noise: NoiseSource = None) -> torch.Tensor:
         """One sample per row of ``c``; ``noise``: a generator or a models.noise source."""
-        z = normal(noise, (len(c), self.features), c.device, c.dtype)
+        z = normal(noise, (c.shape[0], self.features), c.device, c.dtype)
         return self.from_latent(z, c)
 
 

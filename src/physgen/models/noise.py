@@ -19,7 +19,15 @@ import math
 import numpy as np
 import torch
 
-__all__ = ["BLOCK_ROWS", "RowNoise", "seed_from", "uniform", "normal", "NoiseSource"]
+__all__ = [
+    "BLOCK_ROWS",
+    "RowNoise",
+    "GivenNoise",
+    "seed_from",
+    "uniform",
+    "normal",
+    "NoiseSource",
+]
 
 BLOCK_ROWS = 16  # a batch of one shower draws one block: small keeps batch-1 generation cheap
 
@@ -70,7 +78,53 @@ class RowNoise:
         return self._draw(torch.rand, shape, dtype)
 
 
-NoiseSource = RowNoise | torch.Generator | None
+class GivenNoise:
+    """Noise handed in by the caller: a (rows, width) tensor of standard normals whose
+    columns the sampler's draws consume in order (``normal(k)`` takes the next k columns).
+    This makes a sampler a fixed function of (conditions, noise), which is what an exported
+    graph (ONNX) needs. A uniform draw is Phi of a normal column, kept below 1 as torch.rand.
+    Without ``values`` it draws fresh normals and counts them: ``used`` after one pass is the
+    width a sampler needs (``width_of``)."""
+
+    def __init__(self, values: torch.Tensor | None = None, rows: int | None = None):
+        if values is None and rows is None:
+            raise ValueError("GivenNoise needs values or a number of rows")
+        self.values = values
+        self._rows = values.shape[0] if values is not None else rows
+        self.used = 0
+
+    @property
+    def rows(self) -> int:
+        return self._rows
+
+    def normal(self, *shape: int, dtype=torch.float32) -> torch.Tensor:
+        width = math.prod(shape)
+        if self.values is None:
+            part = torch.randn(self.rows, width)
+        else:
+            part = self.values[:, self.used : self.used + width]
+            if part.shape[1] != width:
+                raise ValueError(
+                    f"the sampler draws more than the {self.values.shape[1]} noise columns "
+                    "it was given"
+                )
+        self.used += width
+        return part.to(dtype).reshape(self.rows, *shape)
+
+    def uniform(self, *shape: int, dtype=torch.float32) -> torch.Tensor:
+        z = self.normal(*shape, dtype=torch.float32)
+        u = 0.5 * (1 + torch.erf(z / math.sqrt(2)))
+        return u.clamp(0, 1 - 2.0**-24).to(dtype)
+
+    @staticmethod
+    def width_of(draw) -> int:
+        """Columns of noise ``draw(noise)`` consumes per row (one counting pass)."""
+        counter = GivenNoise(rows=1)
+        draw(counter)
+        return counter.used
+
+
+NoiseSource = RowNoise | GivenNoise | torch.Generator | None
 
 
 def _per_row(source, shape) -> int:
@@ -86,13 +140,13 @@ def uniform(source: NoiseSource, shape, device=None, dtype=torch.float32) -> tor
     """U(0, 1) numbers of ``shape``: ``torch.rand`` on a generator (or the global RNG), or
     from a noise source whose rows lead the shape (shape[0] a multiple of its rows, rows
     outermost, e.g. (rows * groups, sites))."""
-    if isinstance(source, RowNoise):
+    if isinstance(source, RowNoise | GivenNoise):
         return source.uniform(_per_row(source, shape), dtype=dtype).reshape(shape)
     return torch.rand(shape, generator=source, device=device, dtype=dtype)
 
 
 def normal(source: NoiseSource, shape, device=None, dtype=torch.float32) -> torch.Tensor:
     """Standard normal numbers of ``shape``; the sources as for ``uniform``."""
-    if isinstance(source, RowNoise):
+    if isinstance(source, RowNoise | GivenNoise):
         return source.normal(_per_row(source, shape), dtype=dtype).reshape(shape)
     return torch.randn(shape, generator=source, device=device, dtype=dtype)

@@ -51,7 +51,7 @@ class ProbabilisticPCA(nn.Module):
             return torch.ones(1, 1, dtype=like.dtype, device=like.device)
         if condition is None or condition.ndim != 2 or condition.shape[1] != conditions:
             raise ValueError(f"this PCA's residual needs a condition of shape (n, {conditions})")
-        ones = torch.ones(len(condition), 1, dtype=like.dtype, device=like.device)
+        ones = torch.ones(condition.shape[0], 1, dtype=like.dtype, device=like.device)
         return torch.cat([ones, condition.to(like.dtype)], 1)
 
     @torch.no_grad()
@@ -67,7 +67,7 @@ class ProbabilisticPCA(nn.Module):
         components = v[:, :k].T.contiguous()
         coefficients = (x - mean) @ components.T
         residual = x - mean - coefficients @ components
-        design = self._design(condition, x).expand(len(x), -1)
+        design = self._design(condition, x).expand(x.shape[0], -1)
         residual_mean = _least_squares(design, residual)
         centred = residual - design @ residual_mean
         self.mean.copy_(mean)

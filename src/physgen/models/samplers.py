@@ -71,7 +71,7 @@ def uniform_times(n: int, device="cpu") -> torch.Tensor:
 
 
 def _d(denoiser: Denoiser, x, sigma):
-    return (x - denoiser(x, sigma.to(x.dtype).expand(len(x)))) / sigma.to(x.dtype)
+    return (x - denoiser(x, sigma.to(x.dtype).expand(x.shape[0]))) / sigma.to(x.dtype)
 
 
 # --- deterministic ODE solvers -----------------------------------------------------------------
@@ -106,7 +106,7 @@ def sample_dpmpp_2m(denoiser: Denoiser, x, sigmas):
     previous = None
     for i in range(len(sigmas) - 1):
         sigma, sigma_next = sigmas[i], sigmas[i + 1]
-        denoised = denoiser(x, sigma.to(x.dtype).expand(len(x)))
+        denoised = denoiser(x, sigma.to(x.dtype).expand(x.shape[0]))
         if sigma_next == 0:
             x = denoised
             break
@@ -165,7 +165,7 @@ def sample_unipc(denoiser: Denoiser, x, sigmas):
     by the next step, so NFE = steps."""
     lambdas = [(-math.log(s) if s > 0 else math.inf) for s in sigmas.tolist()]
     denoised_prev = None
-    denoised = denoiser(x, sigmas[0].to(x.dtype).expand(len(x)))
+    denoised = denoiser(x, sigmas[0].to(x.dtype).expand(x.shape[0]))
     for i in range(len(sigmas) - 1):
         sigma, sigma_next = sigmas[i], sigmas[i + 1]
         if sigma_next == 0:
@@ -180,7 +180,7 @@ def sample_unipc(denoiser: Denoiser, x, sigmas):
             x_pred = x_linear - b_h * 0.5 * difference
         else:
             x_pred = x_linear
-        denoised_next = denoiser(x_pred, sigma_next.to(x.dtype).expand(len(x)))
+        denoised_next = denoiser(x_pred, sigma_next.to(x.dtype).expand(x.shape[0]))
         new_difference = denoised_next - denoised
         if difference is None:
             x = x_linear - b_h * b_1 * new_difference
@@ -224,7 +224,7 @@ def sample_ddpm(denoiser: Denoiser, x, sigmas, noise: NoiseSource = None):
     y + (s'^2/s^2)(x - y), variance s'^2 (1 - s'^2/s^2) (variance-exploding form); NFE = steps."""
     for i in range(len(sigmas) - 1):
         sigma, sigma_next = sigmas[i], sigmas[i + 1]
-        denoised = denoiser(x, sigma.to(x.dtype).expand(len(x)))
+        denoised = denoiser(x, sigma.to(x.dtype).expand(x.shape[0]))
         ratio = (sigma_next**2 / sigma**2).to(x.dtype)
         x = denoised + ratio * (x - denoised)
         if sigma_next > 0:
@@ -268,7 +268,7 @@ def sample_restart(
 def sample_fm_euler(velocity, x, times):
     """Euler from t = 1 to 0 of dx/dt = v(x, t); NFE = steps."""
     for i in range(len(times) - 1):
-        t = times[i].to(x.dtype).expand(len(x))
+        t = times[i].to(x.dtype).expand(x.shape[0])
         x = x + velocity(x, t) * (times[i + 1] - times[i]).to(x.dtype)
     return x
 
@@ -284,7 +284,7 @@ def sample_fm_midpoint(velocity, x, times):
     """Explicit midpoint; NFE = 2 steps."""
     for i in range(len(times) - 1):
         dt = (times[i + 1] - times[i]).to(x.dtype)
-        x = fm_midpoint_step(velocity, x, times[i].to(x.dtype).expand(len(x)), dt)
+        x = fm_midpoint_step(velocity, x, times[i].to(x.dtype).expand(x.shape[0]), dt)
     return x
 
 

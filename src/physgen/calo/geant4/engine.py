@@ -32,7 +32,10 @@ class Geant4Engine:
         physics: str = "auto",
         cut_mm: float = 0.7,
         on_event=None,
+        stepping_action=None,
     ):
+        """``stepping_action``: a callable g4 -> G4UserSteppingAction (the fast-simulation
+        hand-over, calo.geant4.fast_sim), or None."""
         g4 = import_geant4()
         self.g4 = g4
         if physics == "auto":
@@ -40,6 +43,7 @@ class Geant4Engine:
         self.physics_name = physics
         self._queue: list[tuple[float, list[int]]] = []
         self._on_event = on_event
+        self.current_seeds: list[int] = []
         engine = self
 
         class Gun(g4.G4VUserPrimaryGeneratorAction):
@@ -52,6 +56,7 @@ class Geant4Engine:
 
             def GeneratePrimaries(self, event):
                 energy_mev, seeds = engine._queue.pop(0)
+                engine.current_seeds = seeds
                 # CLHEP reads the seed array up to a terminating zero
                 g4.HepRandom.setTheSeeds([*seeds, 0])
                 self.gun.SetParticleEnergy(energy_mev * g4.MeV)
@@ -66,6 +71,8 @@ class Geant4Engine:
             def Build(self):
                 self.SetUserAction(Gun())
                 self.SetUserAction(EventAction())
+                if stepping_action is not None:
+                    self.SetUserAction(stepping_action(g4))
 
         self.run_manager = g4.G4RunManagerFactory.CreateRunManager(g4.G4RunManagerType.SerialOnly)
         self.run_manager.SetUserInitialization(detector_construction)

@@ -7,7 +7,7 @@ import multiprocessing
 
 import numpy as np
 
-from physgen.calo.simulate import SimulationConfig, _init_worker, _simulate_chunk
+from physgen.calo.simulate import SimulationConfig, _simulate_chunk
 
 
 def _block_deposit(energy_gev: float, n_events: int, seed: int, thickness_mm: float) -> float:
@@ -34,8 +34,7 @@ def tungsten_block_containment(
 
 
 def _par04_showers(config: SimulationConfig, energies_mev, start: int):
-    _init_worker(config)
-    return _simulate_chunk((start, np.asarray(energies_mev, dtype=np.float64)))
+    return _simulate_chunk(config, None, start, np.asarray(energies_mev, dtype=np.float64))[:4]
 
 
 def par04_showers(energies_gev, seed: int = 1, start: int = 0, **config_fields):
