@@ -73,9 +73,9 @@ def test_onnxruntime_reproduces_torch_on_the_same_noise(name, tmp_path):
     model = trained(name)
     info = export_shower_model(model, tmp_path / "model.onnx")
     assert info["inputs"] == ["incident_energy", "noise"] and info["n_voxels"] == 368
-    energies = np.exp(np.random.default_rng(1).uniform(np.log(1e3), np.log(1e5), 500))
-    parity = check_parity(model, tmp_path / "model.onnx", energies, seed=2, batch_size=137)
-    assert parity["showers"] == 500 and parity["noise_width"] == info["noise_width"]
+    energies = np.exp(np.random.default_rng(1).uniform(np.log(1e3), np.log(1e5), 10000))
+    parity = check_parity(model, tmp_path / "model.onnx", energies, seed=2, batch_size=2617)
+    assert parity["showers"] == 10000 and parity["noise_width"] == info["noise_width"]
     assert parity["max_relative_difference"] < 1e-4
     # a voxel kept by one side only is one at the zero-suppression cut, within rounding
     assert parity["voxels_zero_in_one_only"] <= 1e-6 * parity["voxels"]

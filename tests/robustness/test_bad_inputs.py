@@ -124,6 +124,12 @@ def _evaluate_args(inputs, tmp, *extra, out="eval"):
     ]
 
 
+def _export_parity(result):
+    report = json.loads(result.output[result.output.index("{") :])
+    assert report["parity"]["showers"] == 200
+    assert report["parity"]["max_relative_difference"] < 1e-4
+
+
 def _trained_model_is(model):
     def check(inputs, tmp, result):
         record = json.loads((tmp / "run" / "run.json").read_text())
@@ -221,6 +227,50 @@ CASES = [
         match="ds2",
     ),
     Case("calo simulate", "no-out", lambda f, t: ["--n", 2], match="--out"),
+    Case(
+        "calo simulate",
+        "fast-sim-without-model",
+        lambda f, t: ["--n", 2, "--fast-sim", t, "--out", t / "s.h5"],
+        match="no model.pt",
+    ),
+    Case(
+        "calo simulate",
+        "scheduler-unreachable",
+        lambda f, t: ["--n", 2, "--scheduler", "tcp://127.0.0.1:1", "--out", t / "s.h5"],
+        match="no Dask scheduler",
+    ),
+    # --- calo export -----------------------------------------------------------------------
+    Case(
+        "calo export",
+        "missing-run",
+        lambda f, t: ["--run", t / "none", "--onnx", t / "m.onnx"],
+        match="no model.pt|does not exist|no such",
+    ),
+    Case(
+        "calo export",
+        "garbage-model",
+        lambda f, t: ["--run", _copy_run(f, t, "calo_run", "garbage"), "--onnx", t / "m.onnx"],
+        match="not a readable physgen model",
+    ),
+    Case(
+        "calo export",
+        "existing-out",
+        lambda f, t: ["--run", f["calo_run"], "--onnx", f["calo"]],
+        match="exists|--overwrite",
+    ),
+    Case(
+        "calo export",
+        "network-only-on-a-flow",
+        lambda f, t: ["--run", f["calo_run"], "--onnx", t / "m.onnx", "--network-only"],
+        match="diffusion and flow-matching",
+    ),
+    Case(
+        "calo export",
+        "valid",
+        lambda f, t: ["--run", f["calo_run"], "--onnx", t / "m.onnx", "--check", 200],
+        expect="ok",
+        check=lambda f, t, r: _export_parity(r),
+    ),
     # --- calo train ------------------------------------------------------------------------
     *[
         Case(
