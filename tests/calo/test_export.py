@@ -46,6 +46,14 @@ CONFIGS = {
         energy_flow=FlowConfig(kind="coupling-rqs", transforms=2, hidden=(16,)),
         training=TRAINING,
     ),
+    "caloflow-student": FlowShowerConfig(
+        model="caloflow",
+        geometry="ds1-photons",
+        flow=FlowConfig(kind="maf", transforms=2, hidden=(32,)),
+        energy_flow=FlowConfig(kind="coupling-rqs", transforms=2, hidden=(16,), bins=4),
+        student=FlowConfig(kind="iaf", transforms=2, hidden=(32,)),
+        training=TRAINING,
+    ),
     "latent-flow": LatentFlowConfig(
         geometry="ds1-photons", flow=FLOW, latent_components=8, marginal_bins=4, training=TRAINING
     ),
