@@ -70,3 +70,14 @@ def test_a_cli_training_under_torchrun_saves_a_model_one_process_loads(tmp_path)
     resumed = torch.load(checkpoints[0], weights_only=False)["state"]
     assert first == 2 and resumed["epoch"] == 3 and len(resumed["history"]) == 3
     assert '"epochs_run": 3' in history
+
+
+def test_step_based_training_keeps_the_ranks_in_step(tmp_path):
+    """Each rank draws its own samples; the averaged gradients keep the weights equal."""
+    torchrun(HERE / "_ddp_optimize.py", tmp_path)
+    first, second = (torch.load(tmp_path / f"weights{r}.pt") for r in (0, 1))
+    assert all(torch.equal(first[k], second[k]) for k in first)
+    assert (tmp_path / "checkpoint.pt").exists()
+    torch.manual_seed(0)
+    start = torch.nn.Linear(3, 1).state_dict()
+    assert not torch.equal(start["weight"], first["weight"])  # it trained
