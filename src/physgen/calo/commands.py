@@ -134,6 +134,15 @@ def plot(file, out_dir, geometry, overwrite):
     help="A trained run folder: its surrogate simulates every e-/e+/photon entering the "
     "calorimeter inside the Geant4 run (docs/deploy.md).",
 )
+@click.option(
+    "--angle",
+    "angle_deg",
+    default=0.0,
+    show_default=True,
+    type=float,
+    help="Incidence angle in degrees to the calorimeter normal (the voxel binning stays on "
+    "the normal through the entry point, as in the CaloChallenge files).",
+)
 @click.option("--out", type=click.Path(path_type=Path), help="Output CaloChallenge HDF5 file.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted or shorter run of --out.")
 @click.option(
@@ -173,6 +182,7 @@ def simulate(
     jobs,
     scheduler,
     fast_sim,
+    angle_deg,
     out,
     resume,
     preset,
@@ -224,6 +234,7 @@ def simulate(
         physics=physics,
         chunk_size=chunk_size,
         fast_sim=str(fast_sim.resolve()) if fast_sim is not None else "",
+        angle_deg=angle_deg,
     )
     result = run_simulation(
         config,

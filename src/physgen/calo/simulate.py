@@ -45,6 +45,7 @@ class SimulationConfig:
     cut_mm: float = 0.7
     chunk_size: int = 50
     fast_sim: str = ""  # a trained run folder: its surrogate simulates the EM showers
+    angle_deg: float = 0.0  # incidence angle to the calorimeter normal, tilted towards +y
 
     def validate(self) -> None:
         if self.geometry not in ("ds2", "ds3"):
@@ -60,6 +61,8 @@ class SimulationConfig:
             raise PhysgenInputError(f"spectrum '{self.spectrum}': use one of {', '.join(SPECTRA)}")
         if self.n_events < 1:
             raise PhysgenInputError("--n must be at least 1")
+        if not 0 <= self.angle_deg < 90:
+            raise PhysgenInputError(f"--angle {self.angle_deg:g}: use an angle in [0, 90) degrees")
         if not 0 < self.sampling_fraction <= 1:
             raise PhysgenInputError("the sampling fraction must be in (0, 1]")
         incident_energies_mev(self.energy_gev, self.spectrum, 1, self.seed)
@@ -68,6 +71,20 @@ class SimulationConfig:
                 f"--fast-sim {self.fast_sim}: no model.pt there; train one with `physgen calo "
                 "train`"
             )
+
+
+def incidence_direction(angle_deg: float) -> tuple[float, float, float]:
+    """The gun's direction: the calorimeter normal (+x) tilted by ``angle_deg`` towards +y."""
+    angle = np.radians(angle_deg)
+    return (float(np.cos(angle)), float(np.sin(angle)), 0.0)
+
+
+def gun_position_mm(angle_deg: float, inner_radius_mm: float) -> tuple[float, float, float]:
+    """A start in the vacuum inside the barrel from which the tilted gun enters the
+    calorimeter at (inner radius, 0, 0), the centre of the readout (so that a tilted shower
+    stays in the readout cylinder); the origin at normal incidence."""
+    dx, dy, _ = incidence_direction(angle_deg)
+    return (inner_radius_mm * (1.0 - dx), -inner_radius_mm * dy, 0.0)
 
 
 def incident_energies_mev(spec: str, spectrum: str, n_events: int, seed: int) -> np.ndarray:
@@ -119,7 +136,7 @@ def _silence_geant4(log_path: str | None) -> None:
 def _engine_key(config: SimulationConfig) -> tuple:
     """The settings the Geant4 application depends on (seeds and energies come per event)."""
     return (config.geometry, config.particle, config.physics, config.cut_mm, config.fast_sim,
-            config.sampling_fraction)  # fmt: skip
+            config.sampling_fraction, config.angle_deg)  # fmt: skip
 
 
 def _engine(config: SimulationConfig, log_path: str | None):
@@ -156,8 +173,8 @@ def _start_geant4(config: SimulationConfig, log_path: str | None) -> None:
     engine = Geant4Engine(
         build_par04(layout, hits),
         config.particle,
-        position_mm=(0.0, 0.0, 0.0),
-        direction=(1.0, 0.0, 0.0),
+        position_mm=gun_position_mm(config.angle_deg, layout.inner_radius_mm),
+        direction=incidence_direction(config.angle_deg),
         physics=config.physics,
         cut_mm=config.cut_mm,
         on_event=on_event,
