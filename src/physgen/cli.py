@@ -6,6 +6,7 @@ import click
 
 from physgen import __version__
 from physgen.calo.commands import calo
+from physgen.emulate.commands import emulate
 from physgen.jets.commands import jets
 from physgen.lattice.commands import lattice
 from physgen.nested.commands import nested
@@ -34,6 +35,7 @@ main.add_command(calo)
 main.add_command(lattice)
 main.add_command(jets)
 main.add_command(nested)
+main.add_command(emulate)
 
 if __name__ == "__main__":
     main()

@@ -89,6 +89,17 @@ def tiny(name):
         points = torch.rand(200, 3, generator=torch.Generator().manual_seed(0)) * 0.5 + 0.2
         config = FlowMatchingProposalConfig(dim=3, network=denoiser, training=training, steps=3)
         return config, points, None
+    if name == "committee-emulator":
+        from physgen.emulate.emulator import EmulatorConfig as CommitteeEmulatorConfig
+        from physgen.models.committee import CommitteeConfig
+
+        theta = torch.rand(60, 2, generator=torch.Generator().manual_seed(0))
+        summaries = torch.stack([theta.sum(1), theta[:, 0] * theta[:, 1], theta[:, 1]], 1)
+        config = CommitteeEmulatorConfig(
+            lower=(0.0, 0.0), upper=(1.0, 1.0), n_summaries=3, steps=20,
+            committee=CommitteeConfig(members=3, hidden=(8,)), training=training,
+        )  # fmt: skip
+        return config, summaries, theta
     raise KeyError(f"no tiny configuration for the registered model '{name}': add one here")
 
 
