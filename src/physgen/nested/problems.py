@@ -18,7 +18,6 @@ log-likelihood of (n, dim) parameters. Exact log-evidences:
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ import numpy as np
 from scipy import integrate, special
 
 from physgen.core.errors import PhysgenInputError
+from physgen.core.user_file import load_user_module
 
 __all__ = ["Problem", "PROBLEMS", "get_problem", "problem_from_file"]
 
@@ -193,14 +193,7 @@ def problem_from_file(path, dim: int | None = None) -> Problem:
     either ``bounds`` (a list of (low, high) pairs: a uniform prior) or ``prior_transform(u)``
     with ``dim``; optionally ``log_z_exact`` and ``names``."""
     path = Path(path)
-    if not path.is_file():
-        raise PhysgenInputError(f"{path}: no such likelihood file")
-    spec = importlib.util.spec_from_file_location(f"physgen_user_{path.stem}", path)
-    module = importlib.util.module_from_spec(spec)
-    try:
-        spec.loader.exec_module(module)
-    except Exception as err:
-        raise PhysgenInputError(f"{path}: cannot run it ({type(err).__name__}: {err})") from None
+    module = load_user_module(path, "likelihood")
     if not hasattr(module, "log_likelihood"):
         raise PhysgenInputError(f"{path} defines no log_likelihood(theta)")
     if hasattr(module, "bounds"):
