@@ -137,13 +137,15 @@ def learn(
     state_path, checkpoint = out / "state.json", out / "checkpoints" / "emulator.pt"
     if not resume and state_path.exists():
         raise PhysgenInputError(f"{out} holds a learning run; add --resume or choose another --out")
+    sizes = config.round_sizes(simulator.dim)
+    if config.strategy != "committee":  # a design that cannot be made fails before any call
+        design(config.strategy, sizes[0], simulator.bounds, config.seed)
     started = time.perf_counter()
     run.start(config, config.seed, simulator=simulator.describe())
     state = {"rounds": [], "pending": None}
     if resume and state_path.exists():
         state = json.loads(state_path.read_text())
     store = SimulationCache(cache or out / "simulations", simulator)
-    sizes = config.round_sizes(simulator.dim)
     bar = tqdm(total=sum(sizes) + config.test_points, desc=f"{simulator.name}: calls", unit="call")
     test_points = design("sobol", config.test_points, simulator.bounds, config.test_seed)
     test = store.simulate(test_points, jobs, scheduler, progress=bar.update)
