@@ -7,6 +7,7 @@ import click
 from physgen import __version__
 from physgen.calo.commands import calo
 from physgen.emulate.commands import emulate
+from physgen.integrate.commands import integrate
 from physgen.jets.commands import jets
 from physgen.lattice.commands import lattice
 from physgen.nested.commands import nested
@@ -36,6 +37,7 @@ main.add_command(lattice)
 main.add_command(jets)
 main.add_command(nested)
 main.add_command(emulate)
+main.add_command(integrate)
 
 if __name__ == "__main__":
     main()

@@ -7,13 +7,16 @@ importing a module: a new model is one line in its domain's table.
 
 from physgen.calo.models import SHOWER_MODELS
 from physgen.emulate import EMULATE_MODELS
+from physgen.integrate import INTEGRATE_MODELS
 from physgen.jets import JET_MODELS
 from physgen.lattice import LATTICE_MODELS
 from physgen.nested import NESTED_MODELS
 
 __all__ = ["REGISTRY", "load_model"]
 
-REGISTRY = SHOWER_MODELS | JET_MODELS | LATTICE_MODELS | NESTED_MODELS | EMULATE_MODELS
+REGISTRY = (
+    SHOWER_MODELS | JET_MODELS | LATTICE_MODELS | NESTED_MODELS | EMULATE_MODELS | INTEGRATE_MODELS
+)
 
 
 def load_model(path):

@@ -100,6 +100,16 @@ def tiny(name):
             committee=CommitteeConfig(members=3, hidden=(8,)), training=training,
         )  # fmt: skip
         return config, summaries, theta
+    if name == "density-flow":
+        from physgen.integrate.sampler import DensityFlowConfig
+        from physgen.integrate.targets import Gaussian
+
+        target = Gaussian(dim=2)
+        config = DensityFlowConfig(
+            target="gaussian", lower=tuple(target.lower), upper=tuple(target.upper),
+            budget=2000, batch_size=32, flow=flow, optimizer=StepConfig(steps=1),
+        )  # fmt: skip
+        return config, target, None
     raise KeyError(f"no tiny configuration for the registered model '{name}': add one here")
 
 

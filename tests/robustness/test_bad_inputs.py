@@ -949,7 +949,136 @@ CASES = [
         expect="ok",
         check=lambda f, t, r: _evidence_close(t / "r"),
     ),
+    # --- emulate ---------------------------------------------------------------------------
+    Case(
+        "emulate learn",
+        "unknown-setting",
+        lambda f, t: ["--simulator", "ishigami", "--sim-option", "z=1", "--out", t / "r"],
+        match="unknown setting 'z'",
+    ),
+    Case(
+        "emulate learn",
+        "option-without-value",
+        lambda f, t: ["--simulator", "ishigami", "--sim-option", "a", "--out", t / "r"],
+        match="KEY=VALUE",
+    ),
+    Case(
+        "emulate learn",
+        "grid-too-small",
+        lambda f, t: [
+            "--simulator",
+            "ishigami",
+            "--strategy",
+            "grid",
+            "--budget",
+            5,
+            "--out",
+            t / "r",
+        ],  # fmt: skip
+        match="at least 8 points",
+    ),
+    Case(
+        "emulate learn",
+        "valid",
+        lambda f, t: [
+            "--simulator",
+            "ishigami",
+            "--strategy",
+            "lhs",
+            "--budget",
+            12,
+            "--test-points",
+            4,
+            "--out",
+            t / "r",
+        ],  # fmt: skip
+        expect="ok",
+        check=lambda f, t, r: _learning_finite(t / "r"),
+    ),
+    Case(
+        "emulate fit",
+        "not-a-run",
+        lambda f, t: [t, "--observed", _text(t, "o.json", "{}"), "--out", t / "f"],
+        match="no model.pt",
+    ),
+    Case(
+        "emulate observe",
+        "outside-the-bounds",
+        lambda f, t: ["--simulator", "ishigami", "--parameters", "9,0,0", "--out", t / "o.json"],
+        match="outside the bounds",
+    ),
+    # --- integrate -------------------------------------------------------------------------
+    Case(
+        "integrate train",
+        "unknown-target",
+        lambda f, t: ["--target", "nope", "--out", t / "r"],
+        match="unknown target",
+    ),
+    Case(
+        "integrate train",
+        "nan-target",
+        lambda f, t: ["--target", f"{_density(t, nan=True)}:f", "--out", t / "r"],
+        match="returns nan",
+    ),
+    Case(
+        "integrate train",
+        "numpy-target",
+        lambda f, t: ["--target", f"{_density(t, numpy=True)}:f", "--out", t / "r"],
+        match="not differentiable",
+    ),
+    Case(
+        "integrate train",
+        "valid",
+        lambda f, t: [
+            "--target",
+            "gaussian",
+            "--method",
+            "nis",
+            "--budget",
+            2000,
+            "--batch-size",
+            64,
+            "--out",
+            t / "r",
+        ],  # fmt: skip
+        expect="ok",
+        check=lambda f, t, r: _model_written(t / "r"),
+    ),
+    Case(
+        "integrate estimate",
+        "not-a-run",
+        lambda f, t: [t],
+        match="no model.pt",
+    ),
+    Case(
+        "integrate sample",
+        "not-a-run",
+        lambda f, t: [t, "--n", 10, "--out", t / "e.h5"],
+        match="no model.pt",
+    ),
 ]
+
+
+def _learning_finite(run):
+    record = json.loads((run / "learning.json").read_text())
+    assert record["calls"] == 12 and np.isfinite(record["rmse"])
+
+
+def _density(tmp, nan=False, numpy=False):
+    body = "torch.log(x[:, 0] - 10)" if nan else "-(x**2).sum(1)"
+    if numpy:
+        body = "torch.as_tensor(-(x.detach().numpy() ** 2).sum(1))"
+    return _text(
+        tmp,
+        "density.py",
+        f"import torch\nbounds = [(-1, 1), (-1, 1)]\ndef f(x):\n    return {body}\n",
+    )
+
+
+def _model_written(run):
+    from physgen.registry import load_model
+
+    assert load_model(run / "model.pt").name == "density-flow"
 
 
 def _user(tmp, nan=False):
