@@ -177,10 +177,18 @@ def get_target(name: str) -> Target:
 
     if name in TARGETS:
         return TARGETS[name]()
+    parts = name.split("-")
+    if parts[0] == "nbody" and len(parts) in (2, 3) and parts[1].isdigit():
+        if int(parts[1]) < 3 or (len(parts) == 3 and parts[2] != "flat"):
+            raise PhysgenInputError(f"target '{name}': use nbody-N or nbody-N-flat with N >= 3")
+        from physgen.integrate.phase_space import NBodyTarget
+
+        return NBodyTarget(int(parts[1]), flat=len(parts) == 3)
     if ":" in name:
         from physgen.integrate.user_target import load_user_target
 
         return load_user_target(name)
     raise PhysgenInputError(
-        f"unknown target '{name}': use one of {', '.join(TARGETS)} or FILE.py:FUNCTION"
+        f"unknown target '{name}': use one of {', '.join(TARGETS)}, nbody-N[-flat] or "
+        "FILE.py:FUNCTION"
     )
