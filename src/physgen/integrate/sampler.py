@@ -45,7 +45,7 @@ class DensityFlowConfig:
     budget: Annotated[int, Field(ge=1)] = 1_000_000  # target evaluations for training
     batch_size: Annotated[int, Field(ge=2)] = 512
     flow: FlowConfig = field(
-        default_factory=lambda: FlowConfig(kind="coupling-rqs", transforms=8, hidden=(128, 128))
+        default_factory=lambda: FlowConfig(kind="coupling-rqs", transforms=6, hidden=(64, 64))
     )
     ais: AISConfig = field(default_factory=AISConfig)
     buffer_capacity: Annotated[int, Field(ge=2)] = 20_000
