@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from scipy import stats
 
 from physgen.integrate.targets import Funnel, Gaussian, GaussianMixture, ManyWell, get_target
 from physgen.metrics.importance import importance_estimates, unweight
@@ -75,3 +76,16 @@ def test_importance_estimates_of_known_weights():
     assert result["log_z_error"] == pytest.approx(w.std(ddof=1) / math.sqrt(5000) / w.mean())
     kept = unweight(np.log(w), np.random.default_rng(2))
     assert len(kept) / 5000 == pytest.approx(w.mean() / w.max(), abs=0.02)
+
+
+def test_probit_maps_uniform_to_normal_with_its_log_determinant():
+    from physgen.models.preprocessing import Probit
+
+    probit = Probit()
+    u = torch.rand(20000, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    y, ladj = probit(u)
+    for column in range(3):
+        assert stats.kstest(y[:, column].numpy(), "norm").pvalue > 1e-3
+    expected = (0.5 * y**2 + 0.5 * math.log(2 * math.pi)).sum(1)  # -log phi(y), alpha ~ 0
+    torch.testing.assert_close(ladj, expected, rtol=1e-8, atol=1e-8)
+    torch.testing.assert_close(probit.inverse(y), u, rtol=0, atol=1e-9)

@@ -106,6 +106,8 @@ def _dot(a, b):
 
 
 class NBodyTarget(Target):
+    bounded = True
+
     def __init__(self, n: int = 4, m0_squared: float = 0.01, flat: bool = False):
         if n < 3:
             raise ValueError("the n-body phase space needs n >= 3")

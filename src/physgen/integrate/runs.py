@@ -34,6 +34,7 @@ def train_run(target_name, out, config_path=None, resume=False, progress=True, *
         target=target_name,
         lower=tuple(target.lower.tolist()),
         upper=tuple(target.upper.tolist()),
+        bounded=target.bounded,
         **changes,
     )
     run = Run(out, resume, progress)

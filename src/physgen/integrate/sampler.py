@@ -4,8 +4,11 @@ contract (x: (n, dim) points, no condition; ``log_prob`` is the flow's exact den
 ``fit(target)`` trains by ``method`` until ``budget`` target evaluations are spent:
 ``reverse-kl``, ``nis`` or ``fab`` (models.density_training; FAB's AIS in models.ais). The
 flow acts on the box standardised to [-3, 3] (spline range +-5), so one configuration fits
-targets of any scale. Training uses the target's density on all of R^d (its box cuts only
-the integral), so early flow draws outside the box still get a gradient.
+targets of any scale; for a target that exists on its box only (``bounded``: phase space) it
+acts on the probit of the box's unit coordinates (an untrained flow is then the uniform
+density), so that no draw falls outside. Otherwise
+training uses the target's density on all of R^d (its box cuts only the integral), so early
+flow draws outside the box still get a gradient.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from physgen.models.ais import AISConfig, AnnealedImportanceSampler
 from physgen.models.base import ConditionalGenerator, History, check_batch
 from physgen.models.density_training import ReplayBuffer, nis_loss, reverse_kl_loss
 from physgen.models.flows import ConditionalFlow, FlowConfig
-from physgen.models.preprocessing import Standardize
+from physgen.models.preprocessing import Chain, Probit, Standardize
 
 __all__ = ["DensityFlowConfig", "DensityFlow", "evaluations_per_step", "draw_with_log_q"]
 
@@ -41,6 +44,9 @@ class DensityFlowConfig:
     target: str = "gmm-40"  # a name of integrate.targets or FILE.py:FUNCTION
     lower: tuple[float, ...] = (-1.0,)  # the target's box (set from the target at training)
     upper: tuple[float, ...] = (1.0,)
+    # True: the target lives on its box only (phase space): the flow maps R^d onto the box
+    # through a probit, so every draw is inside; False: the box standardised to [-3, 3]
+    bounded: bool = False
     method: Literal["fab", "reverse-kl", "nis"] = "fab"
     budget: Annotated[int, Field(ge=1)] = 1_000_000  # target evaluations for training
     batch_size: Annotated[int, Field(ge=2)] = 512
@@ -75,13 +81,19 @@ class DensityFlow(ConditionalGenerator):
         self.n_features, self.n_conditions = len(config.lower), 0
         if self.n_features < 2:
             raise PhysgenInputError("the coupling flow needs at least 2 dimensions")
-        scale = Standardize(self.n_features)
         lower = torch.tensor(config.lower, dtype=torch.float32)
         upper = torch.tensor(config.upper, dtype=torch.float32)
-        scale.mean.copy_((lower + upper) / 2)
-        scale.std.copy_((upper - lower) / 6)
+        scale = Standardize(self.n_features)
+        if config.bounded:
+            scale.mean.copy_(lower)
+            scale.std.copy_(upper - lower)
+            preprocessing = Chain(scale, Probit())
+        else:
+            scale.mean.copy_((lower + upper) / 2)
+            scale.std.copy_((upper - lower) / 6)
+            preprocessing = scale
         self.flow = ConditionalFlow(
-            self.n_features, 0, config.flow, preprocessing=scale, seed=config.optimizer.seed
+            self.n_features, 0, config.flow, preprocessing=preprocessing, seed=config.optimizer.seed
         )
 
     @staticmethod

@@ -29,6 +29,7 @@ class Target:
     lower: np.ndarray
     upper: np.ndarray
     exact_log_z: float | None = None
+    bounded = False  # True: defined on the box only (a flow must not draw outside it)
 
     def _log_density(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
