@@ -6,23 +6,20 @@ distribution."""
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 from physgen.core.html_report import figure_base64, html_table, image_tag, write_page
-from physgen.integrate.sampler import draw_with_log_q
 
 __all__ = ["write_report"]
 
 
-def write_report(model, target, result: dict, path, seed: int = 0, n: int = 50_000):
+def write_report(model, target, result: dict, path, points, log_w):
+    """``points`` (n, d): flow draws; ``log_w`` (n,): their log-weights."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    x, log_q = draw_with_log_q(model, n, seed + 1)
-    log_p = target.log_density(x.double()).cpu().numpy()
-    log_w = log_p - log_q.double().cpu().numpy()
-    points = x.double().cpu().numpy()
     finite = np.isfinite(log_w)
     weights = np.exp(log_w[finite] - log_w[finite].max())
     box = [[target.lower[0], target.upper[0]], [target.lower[1], target.upper[1]]]
@@ -31,8 +28,6 @@ def write_report(model, target, result: dict, path, seed: int = 0, n: int = 50_0
     if target.dim == 2:
         grid = [np.linspace(lo, hi, 200) for lo, hi in box]
         mesh = np.stack(np.meshgrid(*grid, indexing="ij"), -1).reshape(-1, 2)
-        import torch
-
         density = target.log_density(torch.as_tensor(mesh)).numpy().reshape(200, 200)
         axes[0].pcolormesh(grid[0], grid[1], np.exp(density - density.max()).T, shading="auto")
         axes[0].set_title(f"target {target.name} (density)")
@@ -43,11 +38,7 @@ def write_report(model, target, result: dict, path, seed: int = 0, n: int = 50_0
     axes[1].set_title(f"flow ({model.config.method})")
     for axis in axes[:2]:
         axis.set(xlabel="x1", ylabel="x2")
-    shown = (
-        log_w[finite]
-        - np.log(np.mean(np.exp(log_w[finite] - log_w[finite].max())))
-        - (log_w[finite].max())
-    )
+    shown = np.log(weights / weights.mean())  # log (w / mean w)
     axes[2].hist(shown / np.log(10), bins=100, log=True)
     axes[2].set(xlabel="log10 (w / mean w)", ylabel="draws", title="weights")
     figure.tight_layout()

@@ -15,11 +15,18 @@ from physgen.core.atomic import atomic_path, write_json_atomic
 from physgen.core.config import load_config
 from physgen.core.errors import PhysgenInputError
 from physgen.core.run import Run
-from physgen.integrate.sampler import DensityFlow, DensityFlowConfig, draw_with_log_q, estimate
+from physgen.integrate.sampler import (
+    DensityFlow,
+    DensityFlowConfig,
+    estimate_from_weights,
+    weighted_draws,
+)
 from physgen.integrate.targets import Target, get_target
 from physgen.metrics.importance import importance_estimates, unweight
 
 __all__ = ["train_run", "estimate_run", "sample_run", "load_run"]
+
+REPORT_DRAWS = 50_000
 
 
 def train_run(target_name, out, config_path=None, resume=False, progress=True, **changes) -> dict:
@@ -63,14 +70,16 @@ def estimate_run(run_dir, n: int, seed: int = 0) -> dict:
     """log Z with its error, ESS / N, unweighting efficiency from ``n`` flow draws; written
     to RUN/estimate.json with a report (RUN/report.html)."""
     model, target, training = load_run(run_dir)
-    result = estimate(model, target, n, seed)
+    points, log_w = weighted_draws(model, target, n, seed)
+    result = estimate_from_weights(target, log_w)
     result["training_target_evaluations"] = training["target_evaluations"]
     result["target"] = target.name
     result["method"] = model.config.method
     write_json_atomic(Path(run_dir) / "estimate.json", result)
     from physgen.integrate.report import write_report
 
-    write_report(model, target, result, Path(run_dir) / "report.html", seed)
+    shown = slice(0, REPORT_DRAWS)  # the report plots the first of the estimate's draws
+    write_report(model, target, result, Path(run_dir) / "report.html", points[shown], log_w[shown])
     return result
 
 
@@ -84,9 +93,7 @@ def sample_run(run_dir, n: int, out, unweighted: bool, seed: int = 0, pilot: int
         raise PhysgenInputError(f"{out} exists; choose another --out")
 
     def log_weights(seed_):
-        x, log_q = draw_with_log_q(model, pilot if unweighted else n, seed_)
-        log_p = target.log_density(x.double()).cpu().numpy()
-        return x.cpu().numpy(), log_p - log_q.double().cpu().numpy()
+        return weighted_draws(model, target, pilot if unweighted else n, seed_)
 
     attrs = {"target": target.name, "method": model.config.method, "seed": seed}
     if not unweighted:

@@ -33,7 +33,15 @@ from physgen.models.density_training import ReplayBuffer, nis_loss, reverse_kl_l
 from physgen.models.flows import ConditionalFlow, FlowConfig
 from physgen.models.preprocessing import Chain, Probit, Standardize
 
-__all__ = ["DensityFlowConfig", "DensityFlow", "evaluations_per_step", "draw_with_log_q"]
+__all__ = [
+    "DensityFlowConfig",
+    "DensityFlow",
+    "evaluations_per_step",
+    "draw_with_log_q",
+    "weighted_draws",
+    "estimate_from_weights",
+    "estimate",
+]
 
 METHODS = ("fab", "reverse-kl", "nis")
 
@@ -200,15 +208,27 @@ def draw_with_log_q(model: DensityFlow, n: int, seed: int, batch_size: int = 655
     return torch.cat(xs), torch.cat(log_qs)
 
 
-def estimate(model: DensityFlow, target: Target, n: int, seed: int = 0) -> dict:
-    """Importance-sampling estimates of the target's integral over its box from ``n`` draws."""
+def weighted_draws(model: DensityFlow, target: Target, n: int, seed: int):
+    """(points (n, d) float64, log-weights log p - log q (n,)) of ``n`` seeded flow draws; a
+    draw with a non-finite log q gets weight 0."""
     x, log_q = draw_with_log_q(model, n, seed)
-    log_p = target.log_density(x.double()).cpu().numpy()
-    log_w = log_p - log_q.double().cpu().numpy()
-    log_w = np.where(np.isfinite(log_q.cpu().numpy()), log_w, -np.inf)
+    points = x.double()
+    log_q = log_q.double().cpu().numpy()
+    log_w = target.log_density(points).cpu().numpy() - log_q
+    return points.cpu().numpy(), np.where(np.isfinite(log_q), log_w, -np.inf)
+
+
+def estimate_from_weights(target: Target, log_w) -> dict:
+    """Importance-sampling estimates of the target's integral over its box, with the exact
+    value beside where it is known."""
     result = importance_estimates(log_w)
     if target.exact_log_z is not None:
         result["exact_log_z"] = target.exact_log_z
         result["log_z_minus_exact"] = result["log_z"] - target.exact_log_z
-    result["target_evaluations"] = n
+    result["target_evaluations"] = len(log_w)
     return result
+
+
+def estimate(model: DensityFlow, target: Target, n: int, seed: int = 0) -> dict:
+    """Importance-sampling estimates from ``n`` flow draws."""
+    return estimate_from_weights(target, weighted_draws(model, target, n, seed)[1])
