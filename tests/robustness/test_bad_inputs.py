@@ -1007,6 +1007,19 @@ CASES = [
         lambda f, t: ["--simulator", "ishigami", "--parameters", "9,0,0", "--out", t / "o.json"],
         match="outside the bounds",
     ),
+    Case(
+        "emulate report",
+        "not-a-run",
+        lambda f, t: [t, "--out", t / "report"],
+        match="no learning.json",
+    ),
+    Case(
+        "emulate info",
+        "valid",
+        lambda f, t: ["--simulator", "ishigami"],
+        expect="ok",
+        check=lambda f, t, r: _info_lists(r.output),
+    ),
     # --- integrate -------------------------------------------------------------------------
     Case(
         "integrate train",
@@ -1057,6 +1070,12 @@ CASES = [
         match="no model.pt",
     ),
 ]
+
+
+def _info_lists(output):
+    for name in ("x1", "x2", "x3"):
+        assert f"parameter {name}: [-3.14159, 3.14159]" in output
+    assert "summaries: f" in output
 
 
 def _learning_finite(run):
