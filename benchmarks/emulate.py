@@ -58,8 +58,20 @@ CASES = {
 }
 
 
+def _design(name, strategy) -> dict:
+    """What a row's learning run was given besides the budget: test points, committee rounds."""
+    case = CASES[name]
+    design = {"test_points": case["test_points"], "test_seed": LearnConfig().test_seed}
+    if strategy.startswith("committee"):
+        design.update(initial=case["committee"]["initial"], batch=case["committee"]["batch"])
+        design["committee"] = "dropout" if strategy.endswith("dropout") else "ensemble"
+        design["members"] = LearnConfig().committee.members
+    return design
+
+
 def _row(simulator, strategy, record, seed, command):
     return {
+        "design": _design(simulator.name, strategy),
         "simulator": simulator.name,
         "settings": simulator.describe()["settings"],
         "strategy": strategy,
